@@ -1,0 +1,230 @@
+"""The embedded store on a DuckDB file (the default).
+
+DuckDB allows one writing process per file: the API, the scheduler and collectors share
+this process in embedded mode, and every write goes through one lock. Reads use their own
+cursor per call so threads do not share a transaction. Batches arrive as Arrow tables,
+are registered as views (zero copy) and MERGEd.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gridvault.errors import StoreError
+from gridvault.store.base import Store, _cast_times
+from gridvault.store.migrations import check_not_newer, migrations, split_statements
+from gridvault.store.model import UpsertResult
+
+
+class _DuckSession:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self.cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(sql, list(params))
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.cursor.execute(sql, list(params)).fetchall()
+
+    def fetch_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        return _cast_times(self.cursor.sql(sql, params=list(params)).to_arrow_table())
+
+
+def _friendly(exc: Exception, path: str) -> StoreError:
+    text = str(exc)
+    if "lock" in text.lower():
+        return StoreError(
+            f"the DuckDB file {path} is in use by another gridvault process (DuckDB allows one "
+            "writer); stop it or point GRIDVAULT_DATABASE_URL elsewhere"
+        )
+    if "read-only" in text.lower() or "permission" in text.lower():
+        return StoreError(f"cannot write the DuckDB file {path}: {text.splitlines()[0]}")
+    return StoreError(f"cannot open the DuckDB file {path}: {text.splitlines()[0]}")
+
+
+class DuckDBStore(Store):
+    """Store on one DuckDB file, or in memory with ``path=':memory:'``."""
+
+    backend = "duckdb"
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        if self.path != ":memory:":
+            parent = Path(self.path).expanduser().parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the directory {parent}: {exc.strerror}") from None
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+            self._con.execute("SET TimeZone = 'UTC'")
+        except (duckdb.Error, OSError) as exc:
+            raise _friendly(exc, self.path) from None
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._migrate()
+
+    # -- engine hooks -------------------------------------------------------------------
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[_DuckSession]:
+        active: _DuckSession | None = getattr(self._local, "active", None)
+        if active is not None:  # nested use inside a transaction of this thread
+            yield active
+            return
+        if write and self.read_only:
+            raise StoreError(f"the DuckDB file {self.path} is open read-only")
+        cursor = self._con.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        db = _DuckSession(cursor)
+        try:
+            if not write:
+                yield db
+                return
+            with self._write_lock:
+                cursor.execute("BEGIN TRANSACTION")
+                self._local.active = db
+                try:
+                    yield db
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                else:
+                    try:
+                        cursor.execute("COMMIT")
+                    except duckdb.Error as exc:
+                        raise _friendly(exc, self.path) from None
+                finally:
+                    self._local.active = None
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        try:
+            self._con.close()
+        except duckdb.Error:
+            pass
+
+    def _migrate(self) -> None:
+        con = self._con
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        ) if not self.read_only else None
+        try:
+            applied = {int(r[0]) for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        except duckdb.Error as exc:
+            raise _friendly(exc, self.path) from None
+        check_not_newer(max(applied, default=0), "duckdb", f"the DuckDB file {self.path}")
+        pending = [m for m in migrations("duckdb") if m.version not in applied]
+        if pending and self.read_only:
+            raise StoreError(f"the DuckDB file {self.path} needs migrations but is read-only")
+        for migration in pending:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in split_statements(migration.sql):
+                    con.execute(statement)
+                con.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    [migration.version, migration.name],
+                )
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise _friendly(exc, self.path) from None
+
+    def _insert_arrow(self, db: _DuckSession, table_name: str, batch: pa.Table) -> None:
+        view = f"_arrow_{table_name}"
+        db.cursor.register(view, batch)
+        try:
+            if table_name.endswith("_stage"):
+                db.cursor.execute(f"CREATE OR REPLACE TEMP TABLE {table_name} AS SELECT * FROM {view}")
+            else:
+                cols = ", ".join(batch.column_names)
+                db.cursor.execute(f"INSERT INTO {table_name} ({cols}) SELECT {cols} FROM {view}")
+        finally:
+            db.cursor.unregister(view)
+
+    def _first_last(self, first: bool) -> str:
+        fn = "arg_min" if first else "arg_max"
+        return f"{fn}(value, interval_start) FILTER (WHERE value IS NOT NULL)"
+
+    def _claim_jobs_sql(self) -> str:
+        return (
+            "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, "
+            "attempts = attempts + 1, updated_at = ? WHERE job_id IN (SELECT job_id FROM jobs "
+            "WHERE ((state = 'pending' AND (not_before IS NULL OR not_before <= ?)) OR "
+            "(state = 'running' AND lease_expires_at < ?)) AND "
+            "(CAST(? AS VARCHAR) IS NULL OR plan_id = ?) ORDER BY window_start, job_id LIMIT ?) "
+            "RETURNING job_id"
+        )
+
+    def _upsert_stage(self, db: _DuckSession, batch: pa.Table, now: datetime) -> UpsertResult:
+        cur = db.cursor
+        # The batch is sorted by (series_id, interval_start, arrival); keep the last per key.
+        batch = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
+        cur.register("_batch", batch)
+        try:
+            ids = sorted(int(x) for x in pc.unique(batch["series_id"]).to_pylist())
+            lo, hi = (v.as_py() for v in pc.min_max(batch["interval_start"]).values())
+            id_list = ", ".join(str(i) for i in ids)
+            # The range predicate lets zonemaps skip row groups of other times.
+            cur.execute(
+                "CREATE OR REPLACE TEMP TABLE _stage AS SELECT b.series_id, b.interval_start, "
+                "b.interval_end, b.value, b.publish_time, b.flags, b.document_id, "
+                "o.interval_start IS NOT NULL AS existed, "
+                "(o.interval_start IS NOT NULL AND (o.value IS DISTINCT FROM b.value OR "
+                "o.interval_end IS DISTINCT FROM b.interval_end OR o.flags IS DISTINCT FROM b.flags))"
+                " AS changed, o.interval_end AS old_interval_end, o.value AS old_value, "
+                "o.publish_time AS old_publish_time, o.flags AS old_flags, "
+                "o.document_id AS old_document_id, o.ingested_at AS old_ingested_at "
+                "FROM (SELECT * FROM _batch QUALIFY row_number() OVER (PARTITION BY series_id, "
+                "interval_start ORDER BY _ord DESC) = 1) b LEFT JOIN (SELECT * FROM observations "
+                f"WHERE series_id IN ({id_list}) AND interval_start >= ? AND interval_start <= ?) o "
+                "ON o.series_id = b.series_id AND o.interval_start = b.interval_start",
+                [lo, hi],
+            )
+        finally:
+            cur.unregister("_batch")
+        total, inserted, updated = cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE NOT existed), count(*) FILTER (WHERE changed) "
+            "FROM _stage"
+        ).fetchone() or (0, 0, 0)
+        if updated:
+            cur.execute(
+                "INSERT INTO observation_history SELECT series_id, interval_start, old_interval_end,"
+                " old_value, old_publish_time, old_flags, old_document_id, old_ingested_at, ? "
+                "FROM _stage WHERE changed",
+                [now],
+            )
+            cur.execute(
+                "MERGE INTO observations o USING (SELECT * FROM _stage WHERE changed OR NOT existed)"
+                " s ON o.series_id = s.series_id AND o.interval_start = s.interval_start "
+                "WHEN MATCHED THEN UPDATE SET interval_end = s.interval_end, value = s.value, "
+                "publish_time = s.publish_time, flags = s.flags, document_id = s.document_id, "
+                "ingested_at = ? WHEN NOT MATCHED THEN INSERT (series_id, interval_start, "
+                "interval_end, value, publish_time, flags, document_id, ingested_at) VALUES "
+                "(s.series_id, s.interval_start, s.interval_end, s.value, s.publish_time, s.flags, "
+                "s.document_id, ?)",
+                [now, now],
+            )
+        elif inserted:
+            # Nothing to update: a plain append of the new rows is the cheapest MERGE.
+            cur.execute(
+                "INSERT INTO observations SELECT series_id, interval_start, interval_end, value, "
+                "publish_time, flags, document_id, ? FROM _stage WHERE NOT existed "
+                "ORDER BY series_id, interval_start",
+                [now],
+            )
+        cur.execute("DROP TABLE _stage")
+        return UpsertResult(int(inserted), int(updated), int(total) - int(inserted) - int(updated))
+

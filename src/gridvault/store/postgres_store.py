@@ -1,0 +1,259 @@
+"""The server store on PostgreSQL (plain PostgreSQL 15+; no extension required).
+
+Bulk path: the batch is encoded to binary COPY (vectorised, :mod:`.pgcopy`) into a
+session-temporary staging table, then ONE statement moves superseded values into the
+history and runs ``INSERT … ON CONFLICT … DO UPDATE … WHERE … IS DISTINCT FROM`` so that
+unchanged rows cost no new tuple. Each batch is one transaction. Connections come from a
+pool; the session time zone is UTC.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+from psycopg_pool import ConnectionPool
+
+from gridvault.errors import StoreError
+from gridvault.store import pgcopy
+from gridvault.store.base import Store, _cast_times
+from gridvault.store.migrations import (
+    ADVISORY_LOCK_KEY,
+    check_not_newer,
+    migrations,
+    split_statements,
+)
+from gridvault.store.model import UpsertResult
+
+_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
+
+# PostgreSQL type OIDs → Arrow types, so empty results still have a schema.
+_OID_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    17: pa.binary(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    25: pa.string(),
+    700: pa.float32(),
+    701: pa.float64(),
+    1043: pa.string(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+    1700: pa.float64(),
+}
+
+_STAGE_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS _stage_obs (series_id BIGINT, interval_start TIMESTAMPTZ, "
+    "interval_end TIMESTAMPTZ, value DOUBLE PRECISION, publish_time TIMESTAMPTZ, flags INTEGER, "
+    "document_id TEXT, ord BIGINT) ON COMMIT DELETE ROWS"
+)
+
+_UPSERT = """
+WITH dedup AS (
+    SELECT DISTINCT ON (series_id, interval_start) series_id, interval_start, interval_end,
+           value, publish_time, flags, document_id
+    FROM _stage_obs ORDER BY series_id, interval_start, ord DESC
+), superseded AS (
+    INSERT INTO observation_history (series_id, interval_start, interval_end, value,
+        publish_time, flags, document_id, valid_from, superseded_at)
+    SELECT o.series_id, o.interval_start, o.interval_end, o.value, o.publish_time, o.flags,
+           o.document_id, o.ingested_at, %(now)s
+    FROM observations o JOIN dedup d
+      ON o.series_id = d.series_id AND o.interval_start = d.interval_start
+    WHERE (o.value, o.interval_end, o.flags) IS DISTINCT FROM (d.value, d.interval_end, d.flags)
+    RETURNING 1
+), written AS (
+    INSERT INTO observations AS o (series_id, interval_start, interval_end, value,
+        publish_time, flags, document_id, ingested_at)
+    SELECT series_id, interval_start, interval_end, value, publish_time, flags, document_id,
+           %(now)s FROM dedup
+    ON CONFLICT (series_id, interval_start) DO UPDATE SET
+        interval_end = EXCLUDED.interval_end, value = EXCLUDED.value,
+        publish_time = EXCLUDED.publish_time, flags = EXCLUDED.flags,
+        document_id = EXCLUDED.document_id, ingested_at = EXCLUDED.ingested_at
+    WHERE (o.value, o.interval_end, o.flags)
+          IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.interval_end, EXCLUDED.flags)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM dedup),
+       count(*) FILTER (WHERE inserted),
+       count(*) FILTER (WHERE NOT inserted),
+       (SELECT count(*) FROM superseded)
+FROM written
+"""
+
+
+def redact_url(url: str) -> str:
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def _to_sql(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _PgSession:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(_to_sql(sql), list(params))  # type: ignore[arg-type]
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(_to_sql(sql), list(params)).fetchall()  # type: ignore[arg-type]
+
+    def fetch_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        cur = self.conn.execute(_to_sql(sql), list(params))  # type: ignore[arg-type]
+        rows = cur.fetchall()
+        description = cur.description or []
+        arrays = []
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in description]
+        for col, values in zip(description, columns, strict=True):
+            typ = _OID_TYPES.get(col.type_code)
+            arrays.append(pa.array(list(values), type=typ) if typ else pa.array(list(values)))
+        return _cast_times(pa.Table.from_arrays(arrays, names=[c.name for c in description]))
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+
+
+class PostgresStore(Store):
+    """Store on a PostgreSQL database given by a ``postgresql://`` URL."""
+
+    backend = "postgres"
+
+    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 5) -> None:
+        self.url = url
+        self._where = f"PostgreSQL at {redact_url(url)}"
+        self._migrate(connect_timeout)
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            configure=_configure,
+            kwargs={"connect_timeout": int(connect_timeout)},
+            open=False,
+            timeout=30,
+            name="gridvault",
+        )
+        self._pool.open(wait=True, timeout=connect_timeout * 2)
+        self._local = threading.local()
+
+    def _connect(self, timeout: float) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(self.url, connect_timeout=int(timeout))
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot connect to {self._where}: {reason}") from None
+        _configure(conn)
+        return conn
+
+    def _migrate(self, timeout: float) -> None:
+        with self._connect(timeout) as conn:
+            with conn.transaction():
+                # Serialises concurrent starters: the second waits, then finds nothing to do.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                    "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+                applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+                check_not_newer(max(applied, default=0), "postgres", self._where)
+                for migration in migrations("postgres"):
+                    if migration.version in applied:
+                        continue
+                    for statement in split_statements(migration.sql):
+                        conn.execute(statement)  # type: ignore[arg-type]
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                        [migration.version, migration.name],
+                    )
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[_PgSession]:
+        active: _PgSession | None = getattr(self._local, "active", None)
+        if active is not None:
+            yield active
+            return
+        try:
+            ctx = self._pool.connection()
+            conn = ctx.__enter__()
+        except Exception as exc:
+            raise StoreError(f"cannot reach {self._where}: {exc}") from None
+        db = _PgSession(conn)
+        self._local.active = db
+        try:
+            with conn.transaction():
+                yield db
+                if not write:
+                    # Read sessions never change data; ending read-only is cheapest.
+                    pass
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"lost the connection to {self._where}: {exc}") from None
+        finally:
+            self._local.active = None
+            ctx.__exit__(None, None, None)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _first_last(self, first: bool) -> str:
+        order = "ASC" if first else "DESC"
+        return (
+            f"(array_agg(value ORDER BY interval_start {order}) FILTER "
+            "(WHERE value IS NOT NULL))[1]"
+        )
+
+    epoch_sql = "extract(epoch FROM {})"
+
+    def _claim_jobs_sql(self) -> str:
+        return (
+            "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, "
+            "attempts = attempts + 1, updated_at = ? WHERE job_id IN (SELECT job_id FROM jobs "
+            "WHERE ((state = 'pending' AND (not_before IS NULL OR not_before <= ?)) OR "
+            "(state = 'running' AND lease_expires_at < ?)) AND "
+            "(CAST(? AS TEXT) IS NULL OR plan_id = ?) ORDER BY window_start, job_id LIMIT ? "
+            "FOR UPDATE SKIP LOCKED) RETURNING job_id"
+        )
+
+    def _copy_in(self, db: _PgSession, table_name: str, batch: pa.Table) -> None:
+        cols = ", ".join(batch.column_names)
+        with db.conn.cursor().copy(
+            f"COPY {table_name} ({cols}) FROM STDIN (FORMAT BINARY)"  # type: ignore[arg-type]
+        ) as copy:
+            copy.write(pgcopy.encode(batch))
+
+    def _insert_arrow(self, db: _PgSession, table_name: str, batch: pa.Table) -> None:
+        if table_name.endswith("_stage"):
+            target = table_name.removesuffix("_stage")
+            target = "outage_events" if target == "outage" else target
+            db.conn.execute(
+                f"CREATE TEMP TABLE {table_name} (LIKE {target}) ON COMMIT DROP"  # type: ignore[arg-type]
+            )
+        self._copy_in(db, table_name, batch)
+
+    def _upsert_stage(self, db: _PgSession, batch: pa.Table, now: datetime) -> UpsertResult:
+        conn = db.conn
+        conn.execute(_STAGE_DDL)
+        conn.execute("TRUNCATE _stage_obs")
+        # Serialise concurrent writers of the same series so the history sees every version.
+        ids = sorted(int(x) for x in pc.unique(batch["series_id"]).to_pylist())
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(%s::bigint + id) FROM unnest(%s::bigint[]) AS id",
+            [1 << 40, ids],
+        )
+        staged = batch.append_column("ord", pa.array(range(batch.num_rows), pa.int64()))
+        self._copy_in(db, "_stage_obs", staged)
+        row = conn.execute(_UPSERT, {"now": now}).fetchone()
+        assert row is not None
+        total, inserted, updated = int(row[0]), int(row[1]), int(row[2])
+        return UpsertResult(inserted, updated, total - inserted - updated)

@@ -1,0 +1,67 @@
+"""Shared fixtures: real DuckDB files and throwaway PostgreSQL databases.
+
+PostgreSQL tests need the local server (GRIDVAULT_TEST_POSTGRES_URL, default
+postgresql://postgres@127.0.0.1:5432/postgres). Outside CI they skip when it is down; in CI
+(CI=true) an unreachable server is an error, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gridvault.store import Store
+from gridvault.store.duckdb_store import DuckDBStore
+from gridvault.store.postgres_store import PostgresStore
+
+ADMIN_URL = os.environ.get(
+    "GRIDVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _require(service: str, reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{service} is required in CI but unavailable: {reason}")
+    pytest.skip(f"{service} unavailable: {reason}")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh empty PostgreSQL database, dropped afterwards."""
+    name = f"gv_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    except psycopg.OperationalError as exc:
+        _require("PostgreSQL", str(exc).splitlines()[0])
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def duckdb_path(tmp_path: Path) -> Path:
+    return tmp_path / "store.duckdb"
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same tests run against both real engines."""
+    opened: Store
+    if request.param == "duckdb":
+        opened = DuckDBStore(tmp_path / "store.duckdb")
+    else:
+        url = request.getfixturevalue("pg_url")
+        opened = PostgresStore(url, pool_size=4)
+    try:
+        yield opened
+    finally:
+        opened.close()
