@@ -25,7 +25,8 @@ def default_data_dir() -> Path:
 
 
 def default_database_url() -> str:
-    return f"duckdb:///{default_data_dir() / 'gridvault.duckdb'}"
+    path = str(default_data_dir() / "gridvault.duckdb")
+    return "duckdb:///" + path.lstrip("/")
 
 
 class Settings(BaseSettings):
@@ -74,6 +75,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: "
+            f"{str(err['msg']).removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from None

@@ -1,0 +1,107 @@
+"""The query layer: dataset + areas + range → records, shared by the CLI, API and client.
+
+Resolves names (area codes or EICs, dataset names, with suggestions on typos) to stored
+series, reads or resamples in the store, and joins the series' dimensions back on as flat
+columns so that every record says what it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from gridvault.entsoe.areas import lookup_area
+from gridvault.entsoe.catalog import get_dataset
+from gridvault.errors import InputError
+from gridvault.store import Series, Store
+from gridvault.timegrid import utc
+
+#: Longest range one query may read without resampling (protects memory and the API).
+MAX_RAW_RANGE_DAYS = 366 * 11
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """What to read. ``start`` inclusive, ``end`` exclusive, both aware."""
+
+    dataset: str
+    areas: Sequence[str]
+    start: datetime
+    end: datetime
+    area_to: str | None = None
+    filters: dict[str, str] = field(default_factory=dict)
+    resample: str | None = None
+    agg: str = "mean"
+    tz: str | None = None
+    as_of: datetime | None = None
+    published_before: datetime | None = None
+
+
+def area_codes(areas: Sequence[str]) -> list[str]:
+    """Canonical codes for user-typed areas (codes or EICs, any case)."""
+    if not areas:
+        raise InputError("give at least one area, e.g. --area DE_LU")
+    return [lookup_area(a).code for a in areas]
+
+
+def resolve_series(store: Store, spec: QuerySpec) -> list[Series]:
+    dataset = get_dataset(spec.dataset).name
+    codes = area_codes(spec.areas)
+    dims = dict(spec.filters)
+    if spec.area_to:
+        dims["area_to"] = lookup_area(spec.area_to).code
+    return store.find_series(dataset=dataset, area=codes, dimensions=dims)
+
+
+def default_tz(spec: QuerySpec) -> str:
+    """The zone for calendar buckets: the asked one, else the (first) area's."""
+    return spec.tz or lookup_area(spec.areas[0]).tz
+
+
+def run_query(store: Store, spec: QuerySpec) -> pa.Table:
+    """Records with interval_start, interval_end, value (or OHLC), and the series columns."""
+    start, end = utc(spec.start), utc(spec.end)
+    if end <= start:
+        raise InputError(f"end {end.isoformat()} is not after start {start.isoformat()}")
+    series = resolve_series(store, spec)
+    ids = [s.series_id for s in series]
+    if spec.resample:
+        table = store.resample(
+            ids, start, end, spec.resample, spec.agg, tz=default_tz(spec), as_of=spec.as_of,
+            published_before=spec.published_before,
+        )
+    else:
+        if (end - start).days > MAX_RAW_RANGE_DAYS:
+            raise InputError(
+                f"range of {(end - start).days} days is too long to read raw; resample it "
+                "(e.g. --resample 1d) or narrow it"
+            )
+        table = store.read(
+            ids, start, end, as_of=spec.as_of, published_before=spec.published_before
+        ).drop_columns(["document_id"])
+    return attach_series(table, series)
+
+
+def attach_series(table: pa.Table, series: Sequence[Series]) -> pa.Table:
+    """Add dataset, area, unit, resolution and every dimension as columns (by series_id)."""
+    dim_names = sorted({k for s in series for k in s.dimensions})
+    info = pa.table(
+        {
+            "series_id": pa.array([s.series_id for s in series], pa.int64()),
+            "dataset": [s.dataset for s in series],
+            "area": [s.area for s in series],
+            "unit": [s.unit for s in series],
+            "resolution": [s.resolution for s in series],
+            **{name: [s.dimensions.get(name) for s in series] for name in dim_names},
+        }
+    )
+    if table.num_rows == 0:
+        empty = {f.name: pa.array([], f.type) for f in info.schema if f.name != "series_id"}
+        return pa.table({**{n: table[n] for n in table.column_names}, **empty})
+    joined = table.join(info, keys="series_id", join_type="left outer", use_threads=False)
+    order = [c for c in table.column_names] + [c for c in info.column_names if c != "series_id"]
+    joined = joined.select(order).sort_by([("series_id", "ascending"), ("interval_start", "ascending")])
+    return joined
