@@ -36,7 +36,7 @@ def pg_url() -> Iterator[str]:
     name = f"gv_test_{uuid.uuid4().hex[:12]}"
     try:
         with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+            admin.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
         _require("PostgreSQL", str(exc).splitlines()[0])
     base = ADMIN_URL.rsplit("/", 1)[0]
@@ -44,7 +44,7 @@ def pg_url() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -35,7 +35,9 @@ def _cell(value: Any, tz: str | None) -> Any:
     return value
 
 
-def records(table: pa.Table, tz: str | None = None, *, drop: tuple[str, ...] = ("series_id",)) -> Iterator[dict[str, Any]]:
+def records(
+    table: pa.Table, tz: str | None = None, *, drop: tuple[str, ...] = ("series_id",)
+) -> Iterator[dict[str, Any]]:
     """Plain dicts, batch by batch (never the whole table as Python objects at once)."""
     names = [n for n in table.column_names if n not in drop]
     for batch in table.select(names).to_batches(max_chunksize=10_000):
@@ -43,7 +45,9 @@ def records(table: pa.Table, tz: str | None = None, *, drop: tuple[str, ...] = (
             yield {k: _cell(v, tz) for k, v in row.items()}
 
 
-def write_jsonl(table: pa.Table, out: IO[str], tz: str | None = None, *, keep: tuple[str, ...] = ("value",)) -> int:
+def write_jsonl(
+    table: pa.Table, out: IO[str], tz: str | None = None, *, keep: tuple[str, ...] = ("value",)
+) -> int:
     count = 0
     for row in records(table, tz):
         out.write(json.dumps({k: v for k, v in row.items() if v is not None or k in keep}))
@@ -65,10 +69,16 @@ def write_csv(table: pa.Table, out: IO[str], tz: str | None = None) -> int:
 
 def write_parquet(table: pa.Table, out: IO[bytes]) -> int:
     pq.write_table(table.drop_columns([c for c in ("series_id",) if c in table.column_names]), out)
-    return table.num_rows
+    return int(table.num_rows)
 
 
-def write(table: pa.Table, fmt: str, text_out: IO[str], binary_out: IO[bytes] | None = None, tz: str | None = None) -> int:
+def write(
+    table: pa.Table,
+    fmt: str,
+    text_out: IO[str],
+    binary_out: IO[bytes] | None = None,
+    tz: str | None = None,
+) -> int:
     if fmt == "jsonl":
         return write_jsonl(table, text_out, tz)
     if fmt == "csv":

@@ -70,7 +70,13 @@ def run_query(store: Store, spec: QuerySpec) -> pa.Table:
     ids = [s.series_id for s in series]
     if spec.resample:
         table = store.resample(
-            ids, start, end, spec.resample, spec.agg, tz=default_tz(spec), as_of=spec.as_of,
+            ids,
+            start,
+            end,
+            spec.resample,
+            spec.agg,
+            tz=default_tz(spec),
+            as_of=spec.as_of,
             published_before=spec.published_before,
         )
     else:
@@ -102,6 +108,7 @@ def attach_series(table: pa.Table, series: Sequence[Series]) -> pa.Table:
         empty = {f.name: pa.array([], f.type) for f in info.schema if f.name != "series_id"}
         return pa.table({**{n: table[n] for n in table.column_names}, **empty})
     joined = table.join(info, keys="series_id", join_type="left outer", use_threads=False)
-    order = [c for c in table.column_names] + [c for c in info.column_names if c != "series_id"]
-    joined = joined.select(order).sort_by([("series_id", "ascending"), ("interval_start", "ascending")])
-    return joined
+    order = list(table.column_names) + [c for c in info.column_names if c != "series_id"]
+    return joined.select(order).sort_by(
+        [("series_id", "ascending"), ("interval_start", "ascending")]
+    )

@@ -116,7 +116,9 @@ def _wall_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
     return aware.astimezone(UTC)
 
 
-def step(start: datetime, resolution: Resolution, count: int, tz: str | ZoneInfo = "UTC") -> datetime:
+def step(
+    start: datetime, resolution: Resolution, count: int, tz: str | ZoneInfo = "UTC"
+) -> datetime:
     """``start`` advanced by ``count`` steps of ``resolution`` (calendar steps in ``tz``)."""
     if not resolution.is_calendar:
         return start + timedelta(seconds=resolution.seconds * count)

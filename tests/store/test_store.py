@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -17,10 +18,14 @@ Q = timedelta(minutes=15)
 
 
 def key(area: str = "DE_LU", **dims: str) -> SeriesKey:
-    return SeriesKey("entsoe", "day_ahead_prices", area, dims or {"measure": "price"}, "EUR/MWh", "PT60M")
+    return SeriesKey(
+        "entsoe", "day_ahead_prices", area, dims or {"measure": "price"}, "EUR/MWh", "PT60M"
+    )
 
 
-def batch(series_id: int, start: datetime, values: list[float | None], step: timedelta = H) -> pa.Table:
+def batch(
+    series_id: int, start: datetime, values: Sequence[float | None], step: timedelta = H
+) -> pa.Table:
     starts = [start + i * step for i in range(len(values))]
     return pa.table(
         {
@@ -98,9 +103,14 @@ def test_revision_history_and_as_of(store: Store) -> None:
 
 def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
     (sid,) = store.ensure_series([key()])
-    with pytest.raises(RuntimeError, match="boom"), store.session(write=True):
-        store.upsert_observations(batch(sid, T0, [1.0, 2.0]))
-        raise RuntimeError("boom")
+
+    def write_then_fail() -> None:
+        with store.session(write=True):
+            store.upsert_observations(batch(sid, T0, [1.0, 2.0]))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_then_fail()
     assert store.read([sid], T0, T0 + 5 * H).num_rows == 0
 
 
@@ -175,12 +185,21 @@ def test_coverage_of_daily_series_in_local_time(store: Store) -> None:
     key_daily = SeriesKey("entsoe", "ntc_week_ahead", "DK_1", {"measure": "quantity"}, "MW", "P1D")
     (sid,) = store.ensure_series([key_daily])
     # Copenhagen days around the spring change: 23:00Z before, 22:00Z after 2026-03-29.
-    starts = [datetime(2026, 3, 27, 23, tzinfo=UTC), datetime(2026, 3, 28, 23, tzinfo=UTC),
-              datetime(2026, 3, 29, 22, tzinfo=UTC)]
+    starts = [
+        datetime(2026, 3, 27, 23, tzinfo=UTC),
+        datetime(2026, 3, 28, 23, tzinfo=UTC),
+        datetime(2026, 3, 29, 22, tzinfo=UTC),
+    ]
     ends = [starts[1], starts[2], datetime(2026, 3, 30, 22, tzinfo=UTC)]
     store.upsert_observations(
-        pa.table({"series_id": [sid] * 3, "interval_start": starts, "interval_end": ends,
-                  "value": [1.0, 2.0, 3.0]})
+        pa.table(
+            {
+                "series_id": [sid] * 3,
+                "interval_start": starts,
+                "interval_end": ends,
+                "value": [1.0, 2.0, 3.0],
+            }
+        )
     )
     cov = store.coverage(sid, starts[0], ends[-1] + timedelta(days=1), tz="Europe/Copenhagen")
     assert (cov.expected, cov.present) == (4, 3)
@@ -200,10 +219,19 @@ def test_latest_and_stats(store: Store) -> None:
 
 def test_archive_is_content_addressed_and_scrubs_secrets(store: Store) -> None:
     body = b"<xml>payload</xml>" * 100
-    request = {"url": "https://x/api?securityToken=SECRET123&documentType=A44",
-               "securityToken": "SECRET123", "params": {"documentType": "A44", "api_key": "k"}}
-    first = store.archive_payload(body, source="entsoe", request=request, http_status=200,
-                                  content_type="text/xml", dataset="day_ahead_prices")
+    request = {
+        "url": "https://x/api?securityToken=SECRET123&documentType=A44",
+        "securityToken": "SECRET123",
+        "params": {"documentType": "A44", "api_key": "k"},
+    }
+    first = store.archive_payload(
+        body,
+        source="entsoe",
+        request=request,
+        http_status=200,
+        content_type="text/xml",
+        dataset="day_ahead_prices",
+    )
     second = store.archive_payload(body, source="entsoe", request=request, http_status=200)
     assert first.sha256 == second.sha256
     assert first.archive_id != second.archive_id
@@ -225,9 +253,17 @@ def test_outage_events_upsert_and_latest_revision(store: Store) -> None:
     def event(rev: int, capacity: float, status: str = "A05") -> dict[str, object]:
         row: dict[str, object] = dict.fromkeys(OUTAGE_SCHEMA.names)
         row.update(
-            document_mrid="doc1", revision_number=rev, timeseries_mrid="1", area="10YBE----------2",
-            interval_start=T0, interval_end=T0 + 10 * H, event_start=T0, event_end=T0 + 10 * H,
-            available_capacity=capacity, doc_status=status, dataset="outages_generation_units",
+            document_mrid="doc1",
+            revision_number=rev,
+            timeseries_mrid="1",
+            area="10YBE----------2",
+            interval_start=T0,
+            interval_end=T0 + 10 * H,
+            event_start=T0,
+            event_end=T0 + 10 * H,
+            available_capacity=capacity,
+            doc_status=status,
+            dataset="outages_generation_units",
         )
         return row
 

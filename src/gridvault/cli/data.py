@@ -33,12 +33,19 @@ def _filters(items: list[str]) -> dict[str, str]:
 
 
 def register(app: typer.Typer) -> None:
-    importer = typer.Typer(help="Load saved responses and exports into the store.", no_args_is_help=True)
+    importer = typer.Typer(
+        help="Load saved responses and exports into the store.", no_args_is_help=True
+    )
 
     @importer.command("entsoe")
     def import_entsoe(
         ctx: typer.Context,
-        paths: Annotated[list[Path], typer.Argument(help="Files, ZIPs or directories of ENTSO-E API responses and website CSV exports.")],
+        paths: Annotated[
+            list[Path],
+            typer.Argument(
+                help="Files, ZIPs or directories of ENTSO-E API responses and website CSV exports."
+            ),
+        ],
     ) -> None:
         """Import saved ENTSO-E responses (XML, ZIP) and website CSV exports.
 
@@ -60,11 +67,15 @@ def register(app: typer.Typer) -> None:
             for dataset, counts in outcome.per_dataset.items():
                 totals[dataset] = totals.get(dataset, UpsertResult()) + counts
             if outcome.outages.total:
-                totals["outage events"] = totals.get("outage events", UpsertResult()) + outcome.outages
+                totals["outage events"] = (
+                    totals.get("outage events", UpsertResult()) + outcome.outages
+                )
         width = max((len(name) for name in totals), default=7)
         typer.echo(f"{'dataset':<{width}}  {'inserted':>9} {'updated':>9} {'unchanged':>9}")
         for dataset, counts in sorted(totals.items()):
-            typer.echo(f"{dataset:<{width}}  {counts.inserted:>9} {counts.updated:>9} {counts.unchanged:>9}")
+            typer.echo(
+                f"{dataset:<{width}}  {counts.inserted:>9} {counts.updated:>9} {counts.unchanged:>9}"
+            )
         typer.echo(f"{files} file(s), {failures} failed")
         if failures:
             raise typer.Exit(code=4)
@@ -74,17 +85,50 @@ def register(app: typer.Typer) -> None:
     @app.command("query")
     def query(
         ctx: typer.Context,
-        dataset: Annotated[str, typer.Argument(help="Dataset name, e.g. day_ahead_prices, load_actual.")],
-        area: Annotated[list[str], typer.Option("--area", "-a", help="Area code or EIC (DE_LU, 10Y1001A1001A82H); repeat or comma-separate.")],
-        start: Annotated[str, typer.Option(help="Start (inclusive). With Z/offset exact; naive = the area's local time.")],
+        dataset: Annotated[
+            str, typer.Argument(help="Dataset name, e.g. day_ahead_prices, load_actual.")
+        ],
+        area: Annotated[
+            list[str],
+            typer.Option(
+                "--area",
+                "-a",
+                help="Area code or EIC (DE_LU, 10Y1001A1001A82H); repeat or comma-separate.",
+            ),
+        ],
+        start: Annotated[
+            str,
+            typer.Option(
+                help="Start (inclusive). With Z/offset exact; naive = the area's local time."
+            ),
+        ],
         end: Annotated[str, typer.Option(help="End (exclusive), same rules as --start.")],
-        to: Annotated[str | None, typer.Option("--to", help="For border datasets: the area the flow goes to.")] = None,
-        resample: Annotated[str | None, typer.Option(help="Bucket: 15min, 30min, 1h … 12h, 1d, 1w, 1mo, 1q, 1y.")] = None,
-        agg: Annotated[str, typer.Option(help="mean (time-weighted), min, max, sum, first, last, ohlc, count.")] = "mean",
-        tz: Annotated[str | None, typer.Option(help="Time zone for output times and calendar buckets (default: UTC out, area's days for buckets).")] = None,
-        as_of: Annotated[str | None, typer.Option("--as-of", help="Return what was known at this time (revision history).")] = None,
-        filters: Annotated[list[str] | None, typer.Option("--filter", help="Dimension filter NAME=VALUE, e.g. psr_type=B16.")] = None,
-        fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet (binary, to stdout).")] = "csv",
+        to: Annotated[
+            str | None, typer.Option("--to", help="For border datasets: the area the flow goes to.")
+        ] = None,
+        resample: Annotated[
+            str | None, typer.Option(help="Bucket: 15min, 30min, 1h … 12h, 1d, 1w, 1mo, 1q, 1y.")
+        ] = None,
+        agg: Annotated[
+            str, typer.Option(help="mean (time-weighted), min, max, sum, first, last, ohlc, count.")
+        ] = "mean",
+        tz: Annotated[
+            str | None,
+            typer.Option(
+                help="Time zone for output times and calendar buckets (default: UTC out, area's days for buckets)."
+            ),
+        ] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option("--as-of", help="Return what was known at this time (revision history)."),
+        ] = None,
+        filters: Annotated[
+            list[str] | None,
+            typer.Option("--filter", help="Dimension filter NAME=VALUE, e.g. psr_type=B16."),
+        ] = None,
+        fmt: Annotated[
+            str, typer.Option("--format", help="csv, jsonl or parquet (binary, to stdout).")
+        ] = "csv",
     ) -> None:
         """Read stored data back: one record per value (or per bucket when resampling)."""
         if fmt not in FORMATS:

@@ -10,7 +10,9 @@ from gridvault.cli.common import services
 
 
 def register(app: typer.Typer) -> None:
-    db = typer.Typer(help="The store: create/upgrade its schema, show what it holds.", no_args_is_help=True)
+    db = typer.Typer(
+        help="The store: create/upgrade its schema, show what it holds.", no_args_is_help=True
+    )
 
     @db.command("migrate")
     def migrate(ctx: typer.Context) -> None:
@@ -26,11 +28,21 @@ def register(app: typer.Typer) -> None:
         with store.session() as session:
             counts = {
                 table: int(session.fetchall(f"SELECT count(*) FROM {table}")[0][0])
-                for table in ("series", "observations", "observation_history", "outage_events",
-                              "archive", "jobs")
+                for table in (
+                    "series",
+                    "observations",
+                    "observation_history",
+                    "outage_events",
+                    "archive",
+                    "jobs",
+                )
             }
-        typer.echo(json.dumps({"backend": store.backend, "schema_version": store.schema_version(),
-                               **counts}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"backend": store.backend, "schema_version": store.schema_version(), **counts},
+                indent=2,
+            )
+        )
 
     app.add_typer(db, name="db")
 

@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
             for dataset, counts in outcome.per_dataset.items():
                 totals[dataset] = totals.get(dataset, UpsertResult()) + counts
             if outcome.outages.total:
-                totals["(outage events)"] = totals.get("(outage events)", UpsertResult()) + outcome.outages
+                totals["(outage events)"] = (
+                    totals.get("(outage events)", UpsertResult()) + outcome.outages
+                )
         total = sum((c for c in totals.values()), UpsertResult())
         echo(
             f"imported {len(files)} bundled files: {total.inserted} values inserted, "
@@ -51,14 +53,18 @@ def register(app: typer.Typer) -> None:
         )
         if not quiet:
             for dataset, counts in sorted(totals.items()):
-                echo(f"  {dataset:<34} +{counts.inserted:<7} ~{counts.updated:<5} ={counts.unchanged}")
+                echo(
+                    f"  {dataset:<34} +{counts.inserted:<7} ~{counts.updated:<5} ={counts.unchanged}"
+                )
         for line in failed:
             echo(f"  could not read {line}", err=True)
 
         fi = store.find_series(dataset="day_ahead_prices", area="FI")
         if fi:
             cov = store.coverage(
-                fi[0].series_id, datetime(2015, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC),
+                fi[0].series_id,
+                datetime(2015, 1, 1, tzinfo=UTC),
+                datetime(2023, 1, 1, tzinfo=UTC),
                 resolution="PT60M",
             )
             echo(
@@ -68,8 +74,15 @@ def register(app: typer.Typer) -> None:
             )
             yearly = run_query(
                 store,
-                QuerySpec("day_ahead_prices", ["FI"], datetime(2015, 1, 1, tzinfo=UTC),
-                          datetime(2023, 1, 1, tzinfo=UTC), resample="1y", agg="ohlc", tz="Europe/Helsinki"),
+                QuerySpec(
+                    "day_ahead_prices",
+                    ["FI"],
+                    datetime(2015, 1, 1, tzinfo=UTC),
+                    datetime(2023, 1, 1, tzinfo=UTC),
+                    resample="1y",
+                    agg="ohlc",
+                    tz="Europe/Helsinki",
+                ),
             )
             for row in yearly.to_pylist():
                 echo(
@@ -79,12 +92,18 @@ def register(app: typer.Typer) -> None:
                 )
         es = run_query(
             store,
-            QuerySpec("day_ahead_prices", ["ES"], datetime(2025, 9, 30, 22, tzinfo=UTC),
-                      datetime(2025, 10, 1, 0, tzinfo=UTC)),
+            QuerySpec(
+                "day_ahead_prices",
+                ["ES"],
+                datetime(2025, 9, 30, 22, tzinfo=UTC),
+                datetime(2025, 10, 1, 0, tzinfo=UTC),
+            ),
         )
         if es.num_rows:
-            echo(f"ES day-ahead prices on the first 15-minute SDAC day: {es.num_rows} values in the "
-                 f"first two hours ({es['resolution'][0].as_py()})")
+            echo(
+                f"ES day-ahead prices on the first 15-minute SDAC day: {es.num_rows} values in the "
+                f"first two hours ({es['resolution'][0].as_py()})"
+            )
         echo("try: gridvault query day_ahead_prices --area FI --start 2019-10-27 --end 2019-10-28")
 
 

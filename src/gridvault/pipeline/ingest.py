@@ -110,8 +110,13 @@ def ingest_payload(
     except ParseError as exc:
         outcome.error = str(exc)
         record = store.archive_payload(
-            data, source=SOURCE, request=request, dataset=dataset, http_status=http_status,
-            content_type=content_type, fetched_at=fetched,
+            data,
+            source=SOURCE,
+            request=request,
+            dataset=dataset,
+            http_status=http_status,
+            content_type=content_type,
+            fetched_at=fetched,
         )
         store.set_parse_outcome(record.archive_id, "quarantined", outcome.error)
         outcome.archive_id = record.archive_id
@@ -121,13 +126,19 @@ def ingest_payload(
         # The caller asked for this dataset: trust the request over document-type guessing
         # (week/month/year-ahead NTC documents look alike).
         values = values.set_column(
-            values.schema.get_field_index("dataset"), "dataset",
+            values.schema.get_field_index("dataset"),
+            "dataset",
             pa.array([dataset] * values.num_rows, pa.string()),
         )
     with store.session(write=True):
         record = store.archive_payload(
-            data, source=SOURCE, request=request, dataset=dataset, http_status=http_status,
-            content_type=content_type, fetched_at=fetched,
+            data,
+            source=SOURCE,
+            request=request,
+            dataset=dataset,
+            http_status=http_status,
+            content_type=content_type,
+            fetched_at=fetched,
         )
         outcome.archive_id = record.archive_id
         outcome.per_dataset, outcome.flagged = store_values(store, values, known_at=known_at)

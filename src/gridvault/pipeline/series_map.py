@@ -90,7 +90,10 @@ def series_key(row: dict[str, str | None], resolution: str | None) -> SeriesKey:
     dims: dict[str, str] = {name: str(row[name]) for name in _DIMENSIONS if row.get(name)}
     if dataset is not None:
         fixed = dict(dataset.fixed_params)
-        if dims.get("contract_type") and fixed.get("contract_MarketAgreement.type") == dims["contract_type"]:
+        if (
+            dims.get("contract_type")
+            and fixed.get("contract_MarketAgreement.type") == dims["contract_type"]
+        ):
             del dims["contract_type"]
         if dataset.name == "day_ahead_prices":
             dims.setdefault("sequence", "1")
@@ -101,8 +104,14 @@ def series_key(row: dict[str, str | None], resolution: str | None) -> SeriesKey:
         if to:
             dims["area_to"] = to
     else:
-        area = area_code(row.get("area") or row.get("in_domain") or row.get("out_domain")) or "unknown"
-        if dataset_name.startswith("generation") and row.get("out_domain") and not row.get("in_domain"):
+        area = (
+            area_code(row.get("area") or row.get("in_domain") or row.get("out_domain")) or "unknown"
+        )
+        if (
+            dataset_name.startswith("generation")
+            and row.get("out_domain")
+            and not row.get("in_domain")
+        ):
             dims["flow"] = "consumption"
     if row.get("resource_name") and row.get("resource"):
         dims["resource_name"] = str(row["resource_name"])
@@ -138,7 +147,11 @@ def observations(mapped: MappedBatch, series_ids: Sequence[int], flags: pa.Array
     """The store batch: per-row series ids, times, values, publish time, flags, document id."""
     values = mapped.values
     ids = pa.array(series_ids, pa.int64()).take(mapped.key_index)
-    doc = values["document_mrid"] if "document_mrid" in values.column_names else pa.nulls(values.num_rows, pa.string())
+    doc = (
+        values["document_mrid"]
+        if "document_mrid" in values.column_names
+        else pa.nulls(values.num_rows, pa.string())
+    )
     publish = (
         values["publish_time"]
         if "publish_time" in values.column_names

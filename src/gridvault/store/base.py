@@ -131,7 +131,7 @@ class Store(ABC):
         try:
             with self.session() as db:
                 db.fetchall("SELECT 1")
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        except Exception:
             return False
         return True
 
@@ -517,7 +517,9 @@ class Store(ABC):
         params: list[Any] = [utc(end), utc(start)]
         if areas:
             marks = ", ".join("?" for _ in areas)
-            clauses.append(f"(area IN ({marks}) OR in_domain IN ({marks}) OR out_domain IN ({marks}))")
+            clauses.append(
+                f"(area IN ({marks}) OR in_domain IN ({marks}) OR out_domain IN ({marks}))"
+            )
             params.extend([*areas, *areas, *areas])
         if dataset:
             clauses.append("dataset = ?")
@@ -585,8 +587,17 @@ class Store(ABC):
                 ),
             )
         return ArchiveRecord(
-            int(rows[0][0]), digest, source, dataset, clean_request, fetched, http_status,
-            content_type, len(body), "pending", None,
+            int(rows[0][0]),
+            digest,
+            source,
+            dataset,
+            clean_request,
+            fetched,
+            http_status,
+            content_type,
+            len(body),
+            "pending",
+            None,
         )
 
     def set_parse_outcome(self, archive_id: int, outcome: str, error: str | None = None) -> None:
@@ -610,7 +621,8 @@ class Store(ABC):
     def archive_records(
         self, *, outcome: str | None = None, dataset: str | None = None, limit: int = 1000
     ) -> list[ArchiveRecord]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if outcome:
             clauses.append("a.parse_outcome = ?")
             params.append(outcome)
@@ -627,8 +639,17 @@ class Store(ABC):
             )
         return [
             ArchiveRecord(
-                int(r[0]), r[1], r[2], r[3], json.loads(r[4]), _aware(r[5]) or now_utc(),
-                r[6], r[7], int(r[8]), r[9], r[10],
+                int(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                json.loads(r[4]),
+                _aware(r[5]) or now_utc(),
+                r[6],
+                r[7],
+                int(r[8]),
+                r[9],
+                r[10],
             )
             for r in rows
         ]
@@ -648,9 +669,17 @@ class Store(ABC):
                     "window_end, max_attempts, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
-                        spec.plan_id, spec.kind, spec.source, spec.dataset, spec.area,
-                        spec.area_to or "", utc(spec.window_start), utc(spec.window_end),
-                        spec.max_attempts, now, now,
+                        spec.plan_id,
+                        spec.kind,
+                        spec.source,
+                        spec.dataset,
+                        spec.area,
+                        spec.area_to or "",
+                        utc(spec.window_start),
+                        utc(spec.window_end),
+                        spec.max_attempts,
+                        now,
+                        now,
                     ),
                 )
             after = int(db.fetchall("SELECT count(*) FROM jobs")[0][0])
@@ -677,7 +706,9 @@ class Store(ABC):
                 (owner, expires, now, now, now, plan_id, plan_id, int(limit)),
             )
         ids = [int(r[0]) for r in rows]
-        return sorted(self.jobs(job_ids=ids), key=lambda j: (j.window_start, j.job_id)) if ids else []
+        return (
+            sorted(self.jobs(job_ids=ids), key=lambda j: (j.window_start, j.job_id)) if ids else []
+        )
 
     def renew_lease(self, job_id: int, owner: str, lease_seconds: float = 300) -> bool:
         """Extend a lease still held by ``owner``; False when it was lost."""
@@ -742,7 +773,8 @@ class Store(ABC):
         """Job ledger rows, oldest window first."""
         if state is not None and state not in JOB_STATES:
             raise InputError(f"unknown job state {state!r}; use one of {', '.join(JOB_STATES)}")
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if state:
             clauses.append("state = ?")
             params.append(state)
@@ -790,12 +822,24 @@ def _cast_times(table: pa.Table) -> pa.Table:
 
 def _job(row: tuple[Any, ...]) -> Job:
     return Job(
-        job_id=int(row[0]), plan_id=row[1], kind=row[2], source=row[3], dataset=row[4],
-        area=row[5], area_to=row[6] or None, window_start=_aware(row[7]) or now_utc(),
-        window_end=_aware(row[8]) or now_utc(), state=row[9], attempts=int(row[10]),
-        max_attempts=int(row[11]), last_error=row[12], lease_owner=row[13],
-        lease_expires_at=_aware(row[14]), not_before=_aware(row[15]),
-        created_at=_aware(row[16]) or now_utc(), updated_at=_aware(row[17]) or now_utc(),
+        job_id=int(row[0]),
+        plan_id=row[1],
+        kind=row[2],
+        source=row[3],
+        dataset=row[4],
+        area=row[5],
+        area_to=row[6] or None,
+        window_start=_aware(row[7]) or now_utc(),
+        window_end=_aware(row[8]) or now_utc(),
+        state=row[9],
+        attempts=int(row[10]),
+        max_attempts=int(row[11]),
+        last_error=row[12],
+        lease_owner=row[13],
+        lease_expires_at=_aware(row[14]),
+        not_before=_aware(row[15]),
+        created_at=_aware(row[16]) or now_utc(),
+        updated_at=_aware(row[17]) or now_utc(),
         result=json.loads(row[18]) if row[18] else None,
     )
 
@@ -806,4 +850,4 @@ def iter_batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
         yield table.slice(offset, size)
 
 
-__all__ = ["Store", "Session", "canonical_dimensions", "iter_batches", "scrub_request"]
+__all__ = ["Session", "Store", "canonical_dimensions", "iter_batches", "scrub_request"]

@@ -44,8 +44,16 @@ class Bucket:
 def parse_bucket(text: str) -> Bucket:
     """``15min``, ``30min``, ``1h`` … ``12h``, ``1d``, ``1w``, ``1mo``, ``1q``, ``1y``."""
     name = text.strip().lower()
-    aliases = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y",
-               "hour": "1h", "1month": "1mo", "1m": "1mo"}
+    aliases = {
+        "day": "1d",
+        "week": "1w",
+        "month": "1mo",
+        "quarter": "1q",
+        "year": "1y",
+        "hour": "1h",
+        "1month": "1mo",
+        "1m": "1mo",
+    }
     name = aliases.get(name, name)
     if name in _CALENDAR:
         unit, step = _CALENDAR[name]

@@ -8,19 +8,20 @@ are registered as views (zero copy) and MERGEd.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gridvault.errors import StoreError
-from gridvault.store.base import Store, _cast_times
+from gridvault.store.base import Session, Store, _cast_times
 from gridvault.store.migrations import check_not_newer, migrations, split_statements
 from gridvault.store.model import UpsertResult
 
@@ -109,10 +110,8 @@ class DuckDBStore(Store):
             cursor.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):
             self._con.close()
-        except duckdb.Error:
-            pass
 
     def _migrate(self) -> None:
         con = self._con
@@ -121,7 +120,9 @@ class DuckDBStore(Store):
             "name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         ) if not self.read_only else None
         try:
-            applied = {int(r[0]) for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+            applied = {
+                int(r[0]) for r in con.execute("SELECT version FROM schema_migrations").fetchall()
+            }
         except duckdb.Error as exc:
             raise _friendly(exc, self.path) from None
         check_not_newer(max(applied, default=0), "duckdb", f"the DuckDB file {self.path}")
@@ -142,12 +143,15 @@ class DuckDBStore(Store):
                 con.execute("ROLLBACK")
                 raise _friendly(exc, self.path) from None
 
-    def _insert_arrow(self, db: _DuckSession, table_name: str, batch: pa.Table) -> None:
+    def _insert_arrow(self, session: Session, table_name: str, batch: pa.Table) -> None:
+        db = cast(_DuckSession, session)
         view = f"_arrow_{table_name}"
         db.cursor.register(view, batch)
         try:
             if table_name.endswith("_stage"):
-                db.cursor.execute(f"CREATE OR REPLACE TEMP TABLE {table_name} AS SELECT * FROM {view}")
+                db.cursor.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table_name} AS SELECT * FROM {view}"
+                )
             else:
                 cols = ", ".join(batch.column_names)
                 db.cursor.execute(f"INSERT INTO {table_name} ({cols}) SELECT {cols} FROM {view}")
@@ -168,8 +172,8 @@ class DuckDBStore(Store):
             "RETURNING job_id"
         )
 
-    def _upsert_stage(self, db: _DuckSession, batch: pa.Table, now: datetime) -> UpsertResult:
-        cur = db.cursor
+    def _upsert_stage(self, session: Session, batch: pa.Table, now: datetime) -> UpsertResult:
+        cur = cast(_DuckSession, session).cursor
         # The batch is sorted by (series_id, interval_start, arrival); keep the last per key.
         batch = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
         cur.register("_batch", batch)
@@ -227,4 +231,3 @@ class DuckDBStore(Store):
             )
         cur.execute("DROP TABLE _stage")
         return UpsertResult(int(inserted), int(updated), int(total) - int(inserted) - int(updated))
-

@@ -9,6 +9,8 @@ int64 microseconds since 2000-01-01 UTC.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -19,7 +21,9 @@ TRAILER = b"\xff\xff"
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in µs since the Unix epoch
 
 
-def _fixed(column: pa.ChunkedArray | pa.Array) -> tuple[npt.NDArray[np.uint8], int, npt.NDArray[np.bool_]]:
+def _fixed(
+    column: pa.ChunkedArray | pa.Array,
+) -> tuple[npt.NDArray[np.uint8], int, npt.NDArray[np.bool_]]:
     """Big-endian bytes (n × width) of a fixed-width column, its width, and its validity."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     valid = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
@@ -54,16 +58,22 @@ def encode(table: pa.Table) -> bytes:
     """
     n = table.num_rows
     ncols = table.num_columns
-    encoded: list[tuple[str, object, npt.NDArray[np.int64], npt.NDArray[np.bool_]]] = []
+    encoded: list[tuple[str, Any, npt.NDArray[np.int64], npt.NDArray[np.bool_]]] = []
     row_len = np.full(n, 2, dtype=np.int64)  # the int16 field count
     for column in table.columns:
         typ = column.type
         if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_binary(typ):
             arr = column.combine_chunks().cast(pa.large_binary())
             valid = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[
+                arr.offset : arr.offset + n + 1
+            ]
             lengths = np.diff(offsets)
-            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else np.zeros(0, np.uint8)
+            data = (
+                np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+                if arr.buffers()[2]
+                else np.zeros(0, np.uint8)
+            )
             field_len = np.where(valid, lengths, 0)
             encoded.append(("var", (data, offsets), field_len, valid))
         else:
@@ -85,14 +95,13 @@ def encode(table: pa.Table) -> bytes:
         buf[cursor[:, None] + np.arange(4)] = length_bytes
         cursor = cursor + 4
         if kind == "fixed":
-            raw = payload
-            assert isinstance(raw, np.ndarray)
+            fixed_bytes: npt.NDArray[np.uint8] = payload
             rows = np.flatnonzero(valid)
             if rows.size:
-                width = raw.shape[1]
-                buf[cursor[rows][:, None] + np.arange(width)] = raw[rows]
+                width = fixed_bytes.shape[1]
+                buf[cursor[rows][:, None] + np.arange(width)] = fixed_bytes[rows]
         else:
-            data, offsets = payload  # type: ignore[misc]
+            data, offsets = payload
             lengths = field_len
             nbytes = int(lengths.sum())
             if nbytes:

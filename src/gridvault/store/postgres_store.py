@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pyarrow as pa
@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from gridvault.errors import StoreError
 from gridvault.store import pgcopy
-from gridvault.store.base import Store, _cast_times
+from gridvault.store.base import Session, Store, _cast_times
 from gridvault.store.migrations import (
     ADVISORY_LOCK_KEY,
     check_not_newer,
@@ -104,13 +104,13 @@ class _PgSession:
         self.conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.conn.execute(_to_sql(sql), list(params))  # type: ignore[arg-type]
+        self.conn.execute(_to_sql(sql), list(params))
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.conn.execute(_to_sql(sql), list(params)).fetchall()  # type: ignore[arg-type]
+        return self.conn.execute(_to_sql(sql), list(params)).fetchall()
 
     def fetch_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        cur = self.conn.execute(_to_sql(sql), list(params))  # type: ignore[arg-type]
+        cur = self.conn.execute(_to_sql(sql), list(params))
         rows = cur.fetchall()
         description = cur.description or []
         arrays = []
@@ -158,25 +158,24 @@ class PostgresStore(Store):
         return conn
 
     def _migrate(self, timeout: float) -> None:
-        with self._connect(timeout) as conn:
-            with conn.transaction():
-                # Serialises concurrent starters: the second waits, then finds nothing to do.
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        with self._connect(timeout) as conn, conn.transaction():
+            # Serialises concurrent starters: the second waits, then finds nothing to do.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+            check_not_newer(max(applied, default=0), "postgres", self._where)
+            for migration in migrations("postgres"):
+                if migration.version in applied:
+                    continue
+                for statement in split_statements(migration.sql):
+                    conn.execute(statement)
                 conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                    "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    [migration.version, migration.name],
                 )
-                applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
-                check_not_newer(max(applied, default=0), "postgres", self._where)
-                for migration in migrations("postgres"):
-                    if migration.version in applied:
-                        continue
-                    for statement in split_statements(migration.sql):
-                        conn.execute(statement)  # type: ignore[arg-type]
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                        [migration.version, migration.name],
-                    )
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[_PgSession]:
@@ -228,20 +227,20 @@ class PostgresStore(Store):
     def _copy_in(self, db: _PgSession, table_name: str, batch: pa.Table) -> None:
         cols = ", ".join(batch.column_names)
         with db.conn.cursor().copy(
-            f"COPY {table_name} ({cols}) FROM STDIN (FORMAT BINARY)"  # type: ignore[arg-type]
+            f"COPY {table_name} ({cols}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.write(pgcopy.encode(batch))
 
-    def _insert_arrow(self, db: _PgSession, table_name: str, batch: pa.Table) -> None:
+    def _insert_arrow(self, session: Session, table_name: str, batch: pa.Table) -> None:
+        db = cast(_PgSession, session)
         if table_name.endswith("_stage"):
             target = table_name.removesuffix("_stage")
             target = "outage_events" if target == "outage" else target
-            db.conn.execute(
-                f"CREATE TEMP TABLE {table_name} (LIKE {target}) ON COMMIT DROP"  # type: ignore[arg-type]
-            )
+            db.conn.execute(f"CREATE TEMP TABLE {table_name} (LIKE {target}) ON COMMIT DROP")
         self._copy_in(db, table_name, batch)
 
-    def _upsert_stage(self, db: _PgSession, batch: pa.Table, now: datetime) -> UpsertResult:
+    def _upsert_stage(self, session: Session, batch: pa.Table, now: datetime) -> UpsertResult:
+        db = cast(_PgSession, session)
         conn = db.conn
         conn.execute(_STAGE_DDL)
         conn.execute("TRUNCATE _stage_obs")
@@ -254,6 +253,7 @@ class PostgresStore(Store):
         staged = batch.append_column("ord", pa.array(range(batch.num_rows), pa.int64()))
         self._copy_in(db, "_stage_obs", staged)
         row = conn.execute(_UPSERT, {"now": now}).fetchone()
-        assert row is not None
+        if row is None:  # pragma: no cover - an aggregate query always returns a row
+            raise StoreError("upsert returned no counts")
         total, inserted, updated = int(row[0]), int(row[1]), int(row[2])
         return UpsertResult(inserted, updated, total - inserted - updated)
