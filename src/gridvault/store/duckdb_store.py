@@ -115,14 +115,19 @@ class DuckDBStore(Store):
 
     def _migrate(self) -> None:
         con = self._con
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-            "name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        ) if not self.read_only else None
         try:
-            applied = {
-                int(r[0]) for r in con.execute("SELECT version FROM schema_migrations").fetchall()
-            }
+            if not self.read_only:
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                    "name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+            ).fetchone()
+            applied: set[int] = set()
+            if exists and exists[0]:
+                rows = con.execute("SELECT version FROM schema_migrations").fetchall()
+                applied = {int(r[0]) for r in rows}
         except duckdb.Error as exc:
             raise _friendly(exc, self.path) from None
         check_not_newer(max(applied, default=0), "duckdb", f"the DuckDB file {self.path}")
