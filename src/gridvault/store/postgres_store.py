@@ -304,7 +304,7 @@ class PostgresStore(Store):
         dedup = _DEDUP_LAST if duplicates else _NO_DEDUP
         # Classify first: a batch that is all new or all unchanged (backfills, re-fetches
         # of unrevised windows) needs no more than one plain statement, or none.
-        counts = conn.execute(_CLASSIFY.format(dedup=dedup), params).fetchone()  # type: ignore[arg-type]
+        counts = conn.execute(_CLASSIFY.format(dedup=dedup), params).fetchone()
         new, changed = (int(counts[0]), int(counts[1])) if counts else (-1, -1)
         keys = batch.num_rows - duplicates
         if changed == 0 and new == 0:
