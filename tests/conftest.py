@@ -65,3 +65,23 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+REDIS_URL = os.environ.get("GRIDVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The local Redis (database 15, flushed before and after the test)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        _require("Redis", str(exc))
+    try:
+        yield REDIS_URL
+    finally:
+        client.flushdb()
+        client.close()
