@@ -318,3 +318,17 @@ def test_expired_lease_is_taken_over(store: Store) -> None:
     assert store.renew_lease(job.job_id, "live-worker")
     assert not store.complete_job(job.job_id, "dead-worker")
     assert store.complete_job(job.job_id, "live-worker")
+
+
+def test_last_changed_moves_only_when_values_change(store: Store) -> None:
+    (sid,) = store.ensure_series([key()])
+    assert store.last_changed([sid]) is None
+    t1 = datetime(2024, 5, 1, tzinfo=UTC)
+    t2 = datetime(2024, 5, 2, tzinfo=UTC)
+    t3 = datetime(2024, 5, 3, tzinfo=UTC)
+    store.upsert_observations(batch(sid, T0, [1.0]), known_at=t1)
+    assert store.last_changed([sid]) == t1
+    store.upsert_observations(batch(sid, T0, [1.0]), known_at=t2)  # unchanged
+    assert store.last_changed([sid]) == t1
+    store.upsert_observations(batch(sid, T0, [2.0]), known_at=t3)
+    assert store.last_changed([sid]) == t3

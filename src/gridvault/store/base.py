@@ -263,7 +263,15 @@ class Store(ABC):
         )
         table = table.take(pa.array(order))
         with self.session(write=True) as db:
-            return self._upsert_stage(db, table, now)
+            result = self._upsert_stage(db, table, now)
+            if result.inserted or result.updated:
+                ids = sorted({int(x) for x in table["series_id"].unique().to_pylist()})
+                db.execute(
+                    f"UPDATE series SET last_changed_at = ? WHERE series_id IN "
+                    f"({', '.join('?' for _ in ids)})",
+                    [now, *ids],
+                )
+            return result
 
     def read(
         self,
@@ -389,6 +397,17 @@ class Store(ABC):
                 "o.interval_start = m.interval_start ORDER BY o.series_id",
                 ids,
             )
+
+    def last_changed(self, series_ids: Sequence[int]) -> datetime | None:
+        """When any of these series last had a value inserted or changed (cache validator)."""
+        ids = [int(i) for i in series_ids] or [-1]
+        with self.session() as db:
+            rows = db.fetchall(
+                f"SELECT max(last_changed_at) FROM series WHERE series_id IN "
+                f"({', '.join('?' for _ in ids)})",
+                ids,
+            )
+        return _aware(rows[0][0]) if rows else None
 
     def series_stats(self, series_ids: Sequence[int]) -> pa.Table:
         """Per series: earliest/latest interval_start, row count, last ingest time."""
