@@ -1,0 +1,298 @@
+"""The CLI end to end on a real store: import, query, demo, db, and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from gridvault.cli.main import main
+from gridvault.demo import ENTSOE_DIR, TIMESERIES_DIR
+
+NL_PRICES = ENTSOE_DIR / "A44_day_ahead_prices_NL_2024-09-02_PT60M.xml"
+FI_2019 = TIMESERIES_DIR / "entsoe_fi" / "dayahead_prices_FI_2019.csv"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"duckdb:///{tmp_path / 'cli.duckdb'}"
+    monkeypatch.setenv("GRIDVAULT_DATABASE_URL", url)
+    monkeypatch.setenv("GRIDVAULT_LOG_FORMAT", "json")
+    return url
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_import_is_idempotent_and_reports_per_dataset(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "import", "entsoe", str(NL_PRICES), str(FI_2019))
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:-1]}
+    assert rows["day_ahead_prices"] == [str(24 + 8760), "0", "0"]
+    code, out, _ = run(capsys, "import", "entsoe", str(NL_PRICES), str(FI_2019))
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:-1]}
+    assert rows["day_ahead_prices"] == ["0", "0", str(24 + 8760)]
+
+
+def test_query_reads_back_exact_values_in_local_and_utc_time(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "import", "entsoe", str(FI_2019))
+    # Naive times are the area's local time: FI day 2019-10-27 (25 h) starts 2019-10-26T21:00Z.
+    code, out, _ = run(
+        capsys,
+        "query",
+        "day_ahead_prices",
+        "--area",
+        "fi",
+        "--start",
+        "2019-10-27",
+        "--end",
+        "2019-10-28",
+        "--format",
+        "jsonl",
+    )
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 25
+    assert records[0]["interval_start"] == "2019-10-26T21:00:00Z"
+    assert records[-1]["interval_end"] == "2019-10-27T22:00:00Z"
+    assert {r["area"] for r in records} == {"FI"}
+    assert {r["unit"] for r in records} == {"EUR/MWh"}
+    # The CSV has the autumn hour twice ("27.10.2019 02:00 - 03:00" CEST then CET).
+    csv_rows = [line for line in FI_2019.read_text().splitlines() if '"27.10.2019 02:00' in line]
+    assert [
+        r["value"]
+        for r in records
+        if r["interval_start"] in ("2019-10-27T00:00:00Z", "2019-10-27T01:00:00Z")
+    ] == [float(row.split('","')[1]) for row in csv_rows]
+    code, out, _ = run(
+        capsys,
+        "query",
+        "day_ahead_prices",
+        "--area",
+        "FI",
+        "--start",
+        "2019-10-27T00:00Z",
+        "--end",
+        "2019-10-27T02:00Z",
+        "--format",
+        "csv",
+        "--tz",
+        "Europe/Helsinki",
+    )
+    lines = out.splitlines()
+    assert lines[0].startswith("interval_start,interval_end,value")
+    assert lines[1].startswith("2019-10-27T03:00:00+03:00,2019-10-27T03:00:00+02:00")
+
+
+def test_query_resample_and_parquet(
+    db_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run(capsys, "import", "entsoe", str(FI_2019))
+    code, out, _ = run(
+        capsys,
+        "query",
+        "day_ahead_prices",
+        "--area",
+        "FI",
+        "--start",
+        "2019-03-31",
+        "--end",
+        "2019-04-01",
+        "--resample",
+        "1d",
+        "--agg",
+        "ohlc",
+        "--format",
+        "jsonl",
+    )
+    assert code == 0
+    (day,) = [json.loads(line) for line in out.splitlines()]
+    assert day["interval_start"] == "2019-03-30T22:00:00Z"  # Helsinki midnight, EET
+    assert day["interval_end"] == "2019-03-31T21:00:00Z"  # 23-hour day
+    assert day["count"] == 23
+    target = tmp_path / "out.parquet"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gridvault.cli.main",
+            "query",
+            "day_ahead_prices",
+            "--area",
+            "FI",
+            "--start",
+            "2019-01-02",
+            "--end",
+            "2019-01-03",
+            "--format",
+            "parquet",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    target.write_bytes(done.stdout)
+    table = pq.read_table(io.BytesIO(done.stdout))
+    assert table.num_rows == 24
+    assert str(table.schema.field("interval_start").type) == "timestamp[us, tz=UTC]"
+
+
+def test_bad_files_are_reported_and_the_others_imported(
+    db_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(NL_PRICES.read_bytes()[:500])
+    html = tmp_path / "error.xml"
+    html.write_text("<html><body>Service unavailable</body></html>")
+    good = tmp_path / "good.xml"
+    shutil.copy(NL_PRICES, good)
+    code, out, err = run(capsys, "import", "entsoe", str(tmp_path))
+    assert code != 0
+    assert "broken.xml" in err
+    assert "error.xml" in err
+    assert "Traceback" not in err
+    assert "3 file(s), 2 failed" in out
+    code, out, _ = run(
+        capsys,
+        "query",
+        "day_ahead_prices",
+        "--area",
+        "NL",
+        "--start",
+        "2024-09-02",
+        "--end",
+        "2024-09-03",
+        "--format",
+        "jsonl",
+    )
+    assert len(out.splitlines()) == 24  # the good file is stored, the broken one not at all
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [
+                "query",
+                "day_ahead_prices",
+                "--area",
+                "DE_LUX",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+            ],
+            "did you mean DE_LU",
+        ),
+        (
+            [
+                "query",
+                "day_ahead_price",
+                "--area",
+                "DE_LU",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+            ],
+            "day_ahead_prices",
+        ),
+        (
+            [
+                "query",
+                "day_ahead_prices",
+                "--area",
+                "DE_LU",
+                "--start",
+                "2024-01-02",
+                "--end",
+                "2024-01-01",
+            ],
+            "not after start",
+        ),
+        (
+            [
+                "query",
+                "day_ahead_prices",
+                "--area",
+                "DE_LU",
+                "--start",
+                "yesterday",
+                "--end",
+                "2024-01-01",
+            ],
+            "cannot read 'yesterday'",
+        ),
+        (
+            [
+                "query",
+                "day_ahead_prices",
+                "--area",
+                "DE_LU",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+                "--resample",
+                "7min",
+            ],
+            "unknown resample bucket",
+        ),
+        (["import", "entsoe", "/nonexistent/file.xml"], "no such file"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    db_url: str, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDVAULT_DATABASE_URL", "postgresql://gv:secretpw@127.0.0.1:1/none")
+    code, _, err = run(capsys, "db", "info")
+    assert code == 3
+    assert "cannot connect to PostgreSQL" in err
+    assert "secretpw" not in err
+    monkeypatch.setenv("GRIDVAULT_DATABASE_URL", "sqlite:///x.db")
+    code, _, err = run(capsys, "db", "info")
+    assert code == 2
+    assert "must start with duckdb:/// or postgresql://" in err
+
+
+def test_demo_runs_and_is_idempotent(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--quiet")
+    assert code == 0
+    assert "values inserted" in out
+    assert "FI day-ahead prices 2015-2022" in out
+    code, out, _ = run(capsys, "demo", "--quiet")
+    assert code == 0
+    assert "0 values inserted, 0 updated" in out
+    code, out, _ = run(capsys, "db", "info")
+    info = json.loads(out)
+    assert info["backend"] == "duckdb"
+    assert info["observations"] > 200_000
+    assert info["archive"] > 0
