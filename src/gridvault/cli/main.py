@@ -21,6 +21,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gridvault.cli.demo",
     "gridvault.cli.parse",
     "gridvault.cli.data",
+    "gridvault.cli.collect",
+    "gridvault.cli.emulator",
+    "gridvault.cli.serve",
+    "gridvault.cli.keys",
 )
 
 
