@@ -1,0 +1,411 @@
+"""Bad and hostile input: every failure is a ParseError with a clear message, fast, with
+bounded memory; nothing outside the payload is ever read."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridvault.demo import ENTSOE_DIR
+from gridvault.entsoe import _rows, parser
+from gridvault.entsoe.parser import AcknowledgementError, parse, parse_document, parse_outages
+from gridvault.errors import ParseError
+
+NL_PRICES = "A44_day_ahead_prices_NL_2024-09-02_PT60M.xml"
+
+
+def _fixture(name: str) -> bytes:
+    return (ENTSOE_DIR / name).read_bytes()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _ack(code: str | None, text: str | None) -> bytes:
+    reason = ""
+    if code is not None or text is not None:
+        reason = "<Reason>"
+        reason += f"<code>{code}</code>" if code is not None else ""
+        reason += f"<text>{text}</text>" if text is not None else ""
+        reason += "</Reason>"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Acknowledgement_MarketDocument xmlns="urn:iec62325.351:tc57wg16:451-1:'
+        'acknowledgementdocument:7:0"><mRID>x</mRID>'
+        f"<createdDateTime>2024-01-01T00:00:00Z</createdDateTime>{reason}"
+        "</Acknowledgement_MarketDocument>"
+    ).encode()
+
+
+# --------------------------------------------------------------------------------------
+# Malformed input
+
+
+def test_truncated_xml() -> None:
+    data = _fixture(NL_PRICES)
+    with pytest.raises(ParseError, match=r"prices\.xml: malformed XML \(truncated\?\)"):
+        parse(data[: len(data) // 2], source_name="prices.xml")
+
+
+def test_malformed_xml() -> None:
+    with pytest.raises(ParseError, match="malformed XML"):
+        parse(b"<GL_MarketDocument><type>A65</typo></GL_MarketDocument>")
+
+
+def test_html_error_page() -> None:
+    page = b"<!DOCTYPE html><html><head><title>429</title></head><body>Requester banned until '2025-11-20T10:00Z'<br></body></html>"
+    with pytest.raises(ParseError, match=r"HTML page.*Requester banned until"):
+        parse(page, source_name="response")
+
+
+def test_well_formed_html_is_still_refused() -> None:
+    with pytest.raises(ParseError, match=r"HTML page.*Bad Request"):
+        parse(b"<html><head></head><body>Bad Request</body></html>")
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"", "empty payload"),
+        (b"  \n ", "empty payload"),
+        (b'{"error": "json"}', "not an XML document"),
+        (b"\x1f\x8b\x08\x00gzipped", "gzip-compressed"),
+    ],
+)
+def test_not_xml(payload: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse(payload)
+
+
+def test_unknown_root_element() -> None:
+    with pytest.raises(ParseError, match="root element <Invoice>"):
+        parse(b"<Invoice><amount>3</amount></Invoice>")
+    with pytest.raises(ParseError, match="root <Invoice>"):
+        parse(b"<Invoice><TimeSeries><mRID>1</mRID></TimeSeries></Invoice>")
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("<resolution>PT60M</resolution>", "unknown resolution 'PT1X'"),
+        ("<price.amount>91.24</price.amount>", "price.amount is not a number: 'n/a'"),
+        ("<start>2024-09-01T22:00Z</start>", "not a date-time: 'yesterday'"),
+    ],
+)
+def test_bad_values_name_what_is_wrong(bad: str, message: str) -> None:
+    replacement = {
+        "<resolution>PT60M</resolution>": "<resolution>PT1X</resolution>",
+        "<price.amount>91.24</price.amount>": "<price.amount>n/a</price.amount>",
+        "<start>2024-09-01T22:00Z</start>": "<start>yesterday</start>",
+    }[bad]
+    data = _fixture(NL_PRICES).decode().replace(bad, replacement).encode()
+    with pytest.raises(ParseError, match=message):
+        parse(data)
+
+
+def test_revision_number_out_of_range() -> None:
+    data = _fixture(NL_PRICES).replace(b"<revisionNumber>1<", b"<revisionNumber>99999999999<")
+    with pytest.raises(ParseError, match="revisionNumber out of range"):
+        parse(data)
+
+
+def test_position_outside_its_period() -> None:
+    data = (
+        _fixture(NL_PRICES).decode().replace("<position>24</position>", "<position>25</position>")
+    )
+    with pytest.raises(ParseError, match="position 25 outside its Period"):
+        parse(data.encode())
+
+
+def test_duplicate_position() -> None:
+    data = (
+        _fixture(NL_PRICES).decode().replace("<position>24</position>", "<position>23</position>")
+    )
+    with pytest.raises(ParseError, match="duplicate position"):
+        parse(data.encode())
+
+
+def test_period_ending_before_it_starts() -> None:
+    data = (
+        _fixture(NL_PRICES)
+        .decode()
+        .replace(
+            "<end>2024-09-02T22:00Z</end>\n            </timeInterval>",
+            "<end>2024-09-01T21:00Z</end></timeInterval>",
+        )
+    )
+    with pytest.raises(ParseError, match="before it starts"):
+        parse(data.encode())
+
+
+# --------------------------------------------------------------------------------------
+# Acknowledgements
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (
+            "999",
+            "No matching data found for Data item ENERGY_PRICES [12.1.D] (10Y1001A1001A82H) and interval 202409012200/202409022200.",
+        ),
+        ("999", "No matching data found"),
+        (None, "No matching data found"),
+        ("999", None),
+    ],
+)
+def test_no_data_acknowledgement_variants(code: str | None, text: str | None) -> None:
+    assert parse(_ack(code, text)).num_rows == 0
+    assert parse_document(_ack(code, text)).kind == "no_data"
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("999", "The amount of requested data exceeds allowed limit"),
+        ("B11", "Requested data is not available"),
+        ("A01", "Invalid parameter value, check you request against dependency tables"),
+    ],
+)
+def test_other_acknowledgement_raises_with_entsoe_text(code: str, text: str) -> None:
+    with pytest.raises(AcknowledgementError) as caught:
+        parse(_ack(code, text), source_name="ack.xml")
+    error = caught.value
+    assert isinstance(error, ParseError)
+    assert error.reason_code == code
+    assert error.reason_text == text
+    assert text in str(error)
+    assert str(error).startswith("ack.xml: ")
+
+
+def test_acknowledgement_without_reason_raises() -> None:
+    with pytest.raises(AcknowledgementError):
+        parse(_ack(None, None))
+
+
+# --------------------------------------------------------------------------------------
+# ZIP
+
+
+def test_zip_member_errors_name_the_member() -> None:
+    good = _fixture(NL_PRICES)
+    data = _zip({"001-good.xml": good, "002-bad.xml": good[:200]})
+    with pytest.raises(ParseError, match=r"^outages\.zip:002-bad\.xml: malformed XML"):
+        parse(data, source_name="outages.zip")
+
+
+def test_zip_with_a_non_xml_member() -> None:
+    data = _zip({"001.xml": _fixture(NL_PRICES), "readme.pdf": b"%PDF-1.4 ..."})
+    with pytest.raises(ParseError, match=r"r\.zip:readme\.pdf: ZIP member is not an XML document"):
+        parse(data, source_name="r.zip")
+
+
+def test_zip_inside_a_zip_is_refused() -> None:
+    inner = _zip({"a.xml": _fixture(NL_PRICES)})
+    with pytest.raises(ParseError, match="nested ZIP"):
+        parse(_zip({"inner.zip": inner}))
+
+
+def test_empty_zip_is_no_data() -> None:
+    result = parse_document(_zip({}))
+    assert result.kind == "no_data"
+    assert result.documents == 0
+    assert parse(_zip({})).num_rows == 0
+    assert parse_outages(_zip({})).num_rows == 0
+
+
+def test_zip_of_acknowledgement_is_no_data() -> None:
+    assert (
+        parse_document(_zip({"ack.xml": _ack("999", "No matching data found")})).kind == "no_data"
+    )
+
+
+def test_corrupt_zip() -> None:
+    data = _zip({"a.xml": _fixture(NL_PRICES)})
+    with pytest.raises(ParseError, match="ZIP"):
+        parse(data[:40])
+    flipped = bytearray(data)
+    flipped[60] ^= 0xFF  # inside the compressed member data
+    with pytest.raises(ParseError):
+        parse(bytes(flipped))
+
+
+def test_zip_bomb_is_refused_before_expanding(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parser.MAX_ZIP_UNCOMPRESSED == 512 * 1024 * 1024
+    monkeypatch.setattr(parser, "MAX_ZIP_UNCOMPRESSED", 4 * 1024 * 1024)
+    bomb = _zip({"bomb.xml": b"<a>" + b" " * (40 * 1024 * 1024) + b"</a>"})
+    assert len(bomb) < 100 * 1024
+    started = time.perf_counter()
+    with pytest.raises(ParseError, match=r"more than the .* allowed .*ZIP bomb"):
+        parse(bomb, source_name="bomb.zip")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_zip_size_cap_applies_to_the_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parser, "MAX_ZIP_UNCOMPRESSED", 10_000)
+    doc = _fixture(NL_PRICES)
+    with pytest.raises(ParseError, match="ZIP bomb"):
+        parse(_zip({"1.xml": doc, "2.xml": doc, "3.xml": doc}))
+
+
+def test_zip_member_count_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parser, "MAX_ZIP_MEMBERS", 3)
+    ack = _ack("999", "No matching data found")
+    with pytest.raises(ParseError, match="4 members"):
+        parse(_zip({f"{i}.xml": ack for i in range(4)}))
+
+
+def test_zip_member_lying_about_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The central directory's size is trusted only as an upper bound."""
+    data = bytearray(_zip({"a.xml": _fixture(NL_PRICES)}))
+    # Shrink the declared uncompressed size in the central directory and the local header.
+    actual = len(_fixture(NL_PRICES)).to_bytes(4, "little")
+    index = data.find(actual)
+    while index >= 0:
+        data[index : index + 4] = (100).to_bytes(4, "little")
+        index = data.find(actual, index + 4)
+    with pytest.raises(ParseError):
+        parse(bytes(data))
+
+
+# --------------------------------------------------------------------------------------
+# XML attacks
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<GL_MarketDocument><type>A65</type><TimeSeries><mRID>&lol9;</mRID></TimeSeries></GL_MarketDocument>"""
+
+
+def test_billion_laughs_is_refused_quickly() -> None:
+    started = time.perf_counter()
+    with pytest.raises(ParseError, match="DTD"):
+        parse(BILLION_LAUGHS)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_xxe_never_reads_local_files(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    for target in (secret.as_uri(), "file:///etc/passwd"):
+        payload = (
+            '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY xxe SYSTEM "' + target + '">]>'
+            "<Acknowledgement_MarketDocument><Reason><code>B11</code><text>&xxe;</text>"
+            "</Reason></Acknowledgement_MarketDocument>"
+        ).encode()
+        with pytest.raises(ParseError) as caught:
+            parse(payload)
+        assert not isinstance(caught.value, AcknowledgementError)
+        assert "TOP-SECRET" not in str(caught.value)
+        assert "root:" not in str(caught.value)
+
+
+def test_dtd_hidden_after_comments_and_in_utf16_is_refused() -> None:
+    hidden = b'<?xml version="1.0"?><!-- a comment --><?pi x?><!DOCTYPE d [<!ENTITY e "x">]><GL_MarketDocument/>'
+    with pytest.raises(ParseError, match="DTD"):
+        parse(hidden)
+    utf16 = (
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY e "x">]><GL_MarketDocument/>'
+    )
+    with pytest.raises(ParseError, match="DTD"):
+        parse(utf16.encode("utf-16"))
+
+
+def test_external_entity_without_dtd_is_malformed() -> None:
+    with pytest.raises(ParseError, match="malformed XML"):
+        parse(b"<GL_MarketDocument><type>&xxe;</type></GL_MarketDocument>")
+
+
+def test_deep_nesting_is_refused() -> None:
+    deep = b"<GL_MarketDocument>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</GL_MarketDocument>"
+    with pytest.raises(ParseError, match="malformed XML"):
+        parse(deep)
+
+
+def test_a03_expansion_is_bounded() -> None:
+    """A tiny document cannot ask for billions of rows (PT4S over 1000 years)."""
+    doc = _fixture(NL_PRICES).decode()
+    doc = doc.replace("<end>2024-09-02T22:00Z</end>", "<end>3024-09-02T22:00Z</end>")
+    doc = doc.replace("<resolution>PT60M</resolution>", "<resolution>PT4S</resolution>")
+    with pytest.raises(ParseError, match="too many PT4S steps"):
+        parse(doc.encode())
+
+
+def test_row_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_rows, "MAX_ROWS", 10)
+    with pytest.raises(ParseError, match="more than 10 values"):
+        parse(_fixture(NL_PRICES))
+
+
+# --------------------------------------------------------------------------------------
+# Mutated real documents: ParseError or a result, never another exception
+
+
+_SAMPLES = [
+    _fixture(name)
+    for name in (
+        NL_PRICES,
+        "A61_ntc_week_ahead_DK2_to_DK1_2026-02-17_to_03-29_P1D_across_DST.xml",
+        "A84_activated_balancing_energy_prices_NL_2025-05-29_PT15M_curveA03.xml",
+        "A76_unavailability_consumption_units_DE_LU_2023-11-30_PT15M.xml",
+        "A81_contracted_reserves_FCR_NL_2025-03-30_DST_spring_forward.xml",
+        "A78_unavailability_transmission_NL_BE_2020-11-18.zip",
+        "Acknowledgement_no_matching_data_A44_A07_DE_LU_2024-09-02.xml",
+    )
+]
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(_SAMPLES)))
+    kind = draw(st.sampled_from(["truncate", "flip", "insert", "delete"]))
+    index = draw(st.integers(min_value=0, max_value=len(data) - 1))
+    if kind == "truncate":
+        return bytes(data[:index])
+    if kind == "flip":
+        for offset in draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=8)):
+            data[offset] = draw(st.integers(0, 255))
+        return bytes(data)
+    if kind == "insert":
+        snippet = draw(
+            st.sampled_from(
+                [b"<", b">", b"&", b"</Point>", b"<Point>", b"\x00", b"]]>", b"-1", b"9" * 30]
+            )
+        )
+        return bytes(data[:index] + snippet + data[index:])
+    length = draw(st.integers(1, 64))
+    return bytes(data[:index] + data[index + length :])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated(), st.booleans())
+def test_mutated_documents_raise_only_parse_errors(data: bytes, streamed: bool) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        if streamed:  # exercise the iterparse path as well as the whole-tree one
+            patch.setattr(parser, "TREE_PARSE_LIMIT", 0)
+        try:
+            result = parse_document(data, source_name="mutated")
+        except ParseError:
+            return
+    assert result.kind in ("values", "outages", "no_data", "mixed")
