@@ -83,3 +83,21 @@ def test_logs_are_json_off_terminal_with_context_and_no_secret() -> None:
     )
     assert "tok-987654" not in done.stderr
     assert line["level"] == "info"
+
+
+def test_library_logs_through_stdlib_are_rendered_and_redacted() -> None:
+    code = (
+        "import logging\n"
+        "from gridvault.logs import configure_logging, register_secret\n"
+        "configure_logging('INFO', 'json')\n"
+        "register_secret('tok-555555')\n"
+        "logging.getLogger('httpx2').info('HTTP Request: GET %s', "
+        "'https://x/api?securityToken=tok-555555&a=1')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    line = json.loads(done.stderr.strip().splitlines()[-1])
+    assert line["logger"] == "httpx2"
+    assert "securityToken=***" in line["event"]
+    assert "tok-555555" not in done.stderr

@@ -1,0 +1,86 @@
+"""Request-window planning by the dataset's limit."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridvault.errors import InputError
+from gridvault.sources.windows import TimeWindow, plan_windows
+from gridvault.timegrid import parse_time
+
+
+def test_a_local_year_is_one_request() -> None:
+    start, end = (
+        parse_time("2023-01-01", "Europe/Amsterdam"),
+        parse_time("2024-01-01", "Europe/Amsterdam"),
+    )
+    assert plan_windows(start, end, "P1Y") == [TimeWindow(start, end)]
+
+
+def test_years_step_on_the_same_utc_wall_time_and_the_last_is_cut() -> None:
+    start = datetime(2022, 12, 31, 23, tzinfo=UTC)
+    end = datetime(2025, 3, 1, tzinfo=UTC)
+    windows = plan_windows(start, end, "P1Y")
+    assert [w.start for w in windows] == [
+        start,
+        datetime(2023, 12, 31, 23, tzinfo=UTC),
+        datetime(2024, 12, 31, 23, tzinfo=UTC),
+    ]
+    assert windows[-1].end == end
+    assert windows[1].end - windows[1].start == timedelta(days=366)  # 2024 is a leap year
+
+
+def test_days_are_24_hours_across_dst() -> None:
+    start = parse_time("2024-10-26", "Europe/Berlin")
+    end = parse_time("2024-10-29", "Europe/Berlin")  # contains the 25-hour local day
+    windows = plan_windows(start, end, "P1D")
+    assert all(w.end - w.start <= timedelta(hours=24) for w in windows)
+    assert windows[0].start == start
+    assert windows[-1].end == end
+    assert len(windows) == 4  # 73 hours: three full days and one hour
+
+
+def test_max_window_only_shortens() -> None:
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)
+    assert len(plan_windows(start, end, "P1Y", max_window="P1M")) == 2
+    assert len(plan_windows(start, end, "P1D", max_window="P1M")) == 60
+    assert str(plan_windows(start, end, "P1Y")[0]) == "2024-01-01T00:00:00Z/2024-03-01T00:00:00Z"
+
+
+def test_month_ends_do_not_drift() -> None:
+    start = datetime(2024, 1, 31, tzinfo=UTC)
+    windows = plan_windows(start, datetime(2024, 5, 31, tzinfo=UTC), "P1M")
+    assert [w.end.day for w in windows] == [29, 31, 30, 31]
+
+
+def test_bad_ranges() -> None:
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(InputError, match="not after"):
+        plan_windows(moment, moment, "P1D")
+    with pytest.raises(InputError, match="naive"):
+        plan_windows(datetime(2024, 1, 1), datetime(2024, 1, 2), "P1D")  # noqa: DTZ001
+    with pytest.raises(InputError, match="more than"):
+        plan_windows(moment, moment + timedelta(days=400), "PT1M")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2030, 1, 1)),  # noqa: DTZ001 - naive bounds, made UTC below
+    hours=st.integers(min_value=1, max_value=3 * 366 * 24),
+    limit=st.sampled_from(["P1D", "P100D", "P1Y", "P1M", "PT6H"]),
+)
+def test_windows_tile_the_range_within_the_limit(start: datetime, hours: int, limit: str) -> None:
+    begin = start.replace(tzinfo=UTC)
+    end = begin + timedelta(hours=hours)
+    windows = plan_windows(begin, end, limit)
+    assert windows[0].start == begin
+    assert windows[-1].end == end
+    longest = {"P1D": 1, "P100D": 100, "P1Y": 366, "P1M": 31, "PT6H": 0.25}[limit]
+    for previous, current in itertools.pairwise(windows):
+        assert previous.end == current.start
+    assert all(timedelta(0) < w.end - w.start <= timedelta(days=longest) for w in windows)
