@@ -30,6 +30,7 @@ from gridvault.settings import Settings
 from gridvault.sources.entsoe_client import RetryPolicy
 from gridvault.sources.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from gridvault.store import Store
+from gridvault.store.collection_state import statuses, window_outcomes
 
 TOKEN = "collect-test-token-42"  # noqa: S105 - the emulator token, checked for leaks
 FAST = RetryPolicy(attempts=6, backoff_base=0.001, backoff_cap=0.005, min_ban=0.01)
@@ -181,6 +182,8 @@ def test_no_matching_data_is_an_empty_window(store: Store) -> None:
     assert report.empty_windows == 2
     assert outcomes == ["no_data", "no_data"]
     assert [a.parse_outcome for a in store.archive_records()] == ["no_data", "no_data"]
+    windows = window_outcomes(store, dataset="load_actual")
+    assert [(w.area, w.outcome) for w in windows] == [("FR", "no_data"), ("NL", "no_data")]
 
 
 def test_refusal_acknowledgement_fails_the_window_with_entsoe_text(
@@ -206,6 +209,11 @@ def test_refusal_acknowledgement_fails_the_window_with_entsoe_text(
     assert record.parse_outcome == "error"
     assert "dependency tables" in (record.parse_error or "")
     assert report.requests == 1  # a refusal is not retried
+    (window,) = window_outcomes(store, dataset="load_actual")
+    assert (window.outcome, window.http_status) == ("failed", 400)
+    assert "dependency tables" in (window.last_error or "")
+    (status,) = statuses(store, dataset="load_actual")
+    assert (status.failures, status.status_codes) == (1, {"400": 1})
 
 
 def test_every_fault_kind_retried_or_recorded_and_a_rerun_fills_the_gaps(
@@ -240,6 +248,10 @@ def test_every_fault_kind_retried_or_recorded_and_a_rerun_fills_the_gaps(
     assert again.ok
     counts = again.per_dataset["generation_actual_per_unit"]
     assert counts.unchanged == kept  # the windows that succeeded stayed stored
+    recorded = window_outcomes(store, dataset="generation_actual_per_unit")
+    assert len(recorded) == 20
+    assert {w.outcome for w in recorded} == {"data"}
+    assert sum(w.attempts for w in recorded) == 40
     assert counts.inserted == stored_values(store, "generation_actual_per_unit") - kept
     assert counts.inserted > 0
 

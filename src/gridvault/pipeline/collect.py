@@ -43,6 +43,7 @@ from gridvault.sources.entsoe_client import (
 from gridvault.sources.ratelimit import RateLimiter, build_limiter
 from gridvault.sources.windows import TimeWindow, plan_windows
 from gridvault.store import Store, UpsertResult
+from gridvault.store.collection_state import record_window
 from gridvault.timegrid import parse_time, rfc3339, utc
 
 log = get_logger("gridvault.collect")
@@ -122,10 +123,25 @@ class WindowResult:
     archive_ids: list[int] = field(default_factory=list)
     error: str | None = None
     error_kind: str | None = None
+    status_codes: dict[int, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def outcome(self) -> str:
+        """``failed``, ``no_data`` or ``data`` — what the window ledger records."""
+        if not self.ok:
+            return "failed"
+        return "no_data" if self.empty else "data"
+
+    @property
+    def points(self) -> UpsertResult:
+        total = UpsertResult()
+        for counts in self.per_dataset.values():
+            total = total + counts
+        return total
 
     @property
     def empty(self) -> bool:
@@ -327,6 +343,36 @@ def _archive_refusal(store: Store, response: RawResponse, dataset: str, reason: 
     return record.archive_id
 
 
+def record_result(store: Store, result: WindowResult) -> None:
+    """Keep the window's outcome and counters (coverage, status, metrics read them).
+
+    Bookkeeping must never turn a stored window into a failure: a store error here is
+    logged, and the data already written stays.
+    """
+    job = result.job
+    points = result.points
+    try:
+        record_window(
+            store,
+            dataset=job.dataset.name,
+            area=job.area.area,
+            area_to=job.area.area_to,
+            window_start=job.window.start,
+            window_end=job.window.end,
+            outcome=result.outcome,
+            points=result.values,
+            inserted=points.inserted,
+            updated=points.updated,
+            unchanged=points.unchanged,
+            requests=max(result.responses, 1),
+            status_codes=result.status_codes,
+            http_status=next(reversed(result.status_codes), None),
+            error=result.error,
+        )
+    except GridvaultError as exc:
+        log.warning("could not record the window outcome", window=str(job.window), reason=str(exc))
+
+
 async def collect_window(client: EntsoeClient, store: Store, job: WindowJob) -> WindowResult:
     """Fetch every page of one window, archive and ingest each; never raises for the window.
 
@@ -343,6 +389,7 @@ async def collect_window(client: EntsoeClient, store: Store, job: WindowJob) -> 
             async with contextlib.aclosing(pages):
                 async for page in pages:
                     result.responses += 1
+                    result.status_codes[page.status] = result.status_codes.get(page.status, 0) + 1
                     outcome = await asyncio.to_thread(
                         ingest_payload,
                         store,
@@ -360,6 +407,8 @@ async def collect_window(client: EntsoeClient, store: Store, job: WindowJob) -> 
                         break
         except EntsoeRequestError as exc:
             result.error, result.error_kind = exc.reason, exc.kind
+            if exc.status is not None:
+                result.status_codes[exc.status] = result.status_codes.get(exc.status, 0) + 1
             if exc.response is not None:
                 archive_id = await asyncio.to_thread(
                     _archive_refusal, store, exc.response, dataset.name, exc.reason
@@ -371,6 +420,7 @@ async def collect_window(client: EntsoeClient, store: Store, job: WindowJob) -> 
             log.exception("window failed unexpectedly", window=str(job.window))
             result.error = redact(f"internal error: {type(exc).__name__}: {exc}")
             result.error_kind = "internal"
+        await asyncio.to_thread(record_result, store, result)
         if result.error is not None:
             log.warning(
                 "window failed", window=str(job.window), kind=result.error_kind, reason=result.error

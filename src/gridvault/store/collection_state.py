@@ -163,7 +163,10 @@ def record_window(
             key,
         )
         codes: dict[str, int] = json.loads(rows[0][0]) if rows else {}
-        for code, count in (status_codes or ({http_status: 1} if http_status else {})).items():
+        counted = status_codes if status_codes is not None else {}
+        if not counted and http_status is not None:
+            counted = {http_status: 1}
+        for code, count in counted.items():
             codes[str(code)] = codes.get(str(code), 0) + int(count)
         if not rows:
             db.execute(
