@@ -66,6 +66,9 @@ def run_query(store: Store, spec: QuerySpec) -> pa.Table:
     start, end = utc(spec.start), utc(spec.end)
     if end <= start:
         raise InputError(f"end {end.isoformat()} is not after start {start.isoformat()}")
+    dataset = get_dataset(spec.dataset)
+    if dataset.outage:
+        return read_outage_events(store, spec)
     series = resolve_series(store, spec)
     ids = [s.series_id for s in series]
     if spec.resample:
@@ -89,6 +92,16 @@ def run_query(store: Store, spec: QuerySpec) -> pa.Table:
             ids, start, end, as_of=spec.as_of, published_before=spec.published_before
         ).drop_columns(["document_id"])
     return attach_series(table, series)
+
+
+def read_outage_events(store: Store, spec: QuerySpec) -> pa.Table:
+    """Outage events overlapping the range, latest revision of each document, cancelled and
+    withdrawn documents left out. Areas match the event's area or either border side."""
+    eics = [lookup_area(a).eic for a in spec.areas]
+    table = store.read_outages(
+        start=utc(spec.start), end=utc(spec.end), areas=eics, dataset=get_dataset(spec.dataset).name
+    )
+    return table.drop_columns([c for c in ("source",) if c in table.column_names])
 
 
 def attach_series(table: pa.Table, series: Sequence[Series]) -> pa.Table:

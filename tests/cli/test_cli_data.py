@@ -296,3 +296,33 @@ def test_demo_runs_and_is_idempotent(db_url: str, capsys: pytest.CaptureFixture[
     assert info["backend"] == "duckdb"
     assert info["observations"] > 200_000
     assert info["archive"] > 0
+
+
+def test_outage_datasets_query_events_without_cancelled_documents(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gridvault.entsoe.parser import parse_outages
+
+    archive = ENTSOE_DIR / "A80_unavailability_generation_units_BE_2025_59docs.zip"
+    code, out, _ = run(capsys, "import", "entsoe", str(archive))
+    assert code == 0
+    code, out, _ = run(
+        capsys,
+        "query",
+        "outages_generation_units",
+        "--area",
+        "BE",
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2030-01-01",
+        "--format",
+        "jsonl",
+    )
+    assert code == 0
+    events = [json.loads(line) for line in out.splitlines()]
+    parsed = parse_outages(archive.read_bytes()).to_pylist()
+    active = [row for row in parsed if row["doc_status"] not in ("A09", "A13")]
+    assert 0 < len(events) <= len(active) < len(parsed)
+    assert all(e["doc_status"] not in ("A09", "A13") for e in events)
+    assert {e["document_mrid"] for e in events} <= {r["document_mrid"] for r in active}
