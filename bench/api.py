@@ -1,0 +1,417 @@
+"""bench/api: REST API latency and throughput next to the store alone, and streaming memory.
+
+One year of 15-minute data for 50 series (1.76 M values) is loaded into a fresh store. For
+three queries over all 50 series and the whole year —
+
+* raw JSON          ``GET /v1/datasets/{id}/data?...&format=json``   vs ``Store.read``
+* hourly JSON       ``...&resample=1h&format=json``                  vs ``Store.resample``
+* raw Arrow         ``...&format=arrow``                              vs ``Store.read``
+
+— it measures p50/p99 latency (until the last byte) and requests/s with 1 and 8 concurrent
+clients (separate load-generator processes on loopback, against ``gridvault serve`` in its
+own process with API keys on), each next to the store alone answering the same query with
+the same concurrency (threads) in the same run. Then it streams a 10-year raw range while
+sampling the server's resident memory, next to a 1-year range of the same series.
+
+Goals (issue 6): p50 API <= 2x store for Arrow and <= 4x for JSON; no errors under load;
+memory flat while streaming a 10-year range.
+
+Usage: .venv/bin/python bench/api.py [--series 50] [--days 366] [--requests 5]
+       [--long-series 10] [--long-years 10] [--backend duckdb|postgres] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import numpy as np
+import psycopg
+import pyarrow as pa
+
+from gridvault.store import SeriesKey, Store, open_store
+from gridvault.store.api_keys import create_key
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+LONG_T0 = datetime(2014, 1, 1, tzinfo=UTC)
+STEP_US = 15 * 60 * 1_000_000
+DATASET = "generation_actual_per_type"
+LONG_DATASET = "load_actual"
+TS = pa.timestamp("us", tz="UTC")
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def load(
+    store: Store, dataset: str, area: str, *, series: int, start: datetime, days: int
+) -> list[int]:
+    """``series`` 15-minute series over ``days`` days, values like real MW (one decimal)."""
+    keys = [
+        SeriesKey("entsoe", dataset, area, {"psr_type": f"B{i:02d}"}, "MW", "PT15M")
+        for i in range(series)
+    ]
+    ids = store.ensure_series(keys)
+    points = days * 96
+    t0_us = int(start.timestamp() * 1_000_000)
+    pos = np.arange(points, dtype=np.int64)
+    starts = t0_us + pos * STEP_US
+    rng = np.random.default_rng(7)
+    for sid in ids:
+        values = np.round(800 + 400 * np.sin(pos / 96 * 2 * np.pi) + rng.normal(0, 30, points), 1)
+        for offset in range(0, points, 200_000):
+            part = slice(offset, offset + 200_000)
+            store.upsert_observations(
+                pa.table(
+                    {
+                        "series_id": np.full(len(values[part]), sid, dtype=np.int64),
+                        "interval_start": pa.array(starts[part], TS),
+                        "interval_end": pa.array(starts[part] + STEP_US, TS),
+                        "value": values[part],
+                    }
+                )
+            )
+    return ids
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    latencies: list[float]
+    wall: float
+    errors: int = 0
+    nbytes: int = 0
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+        return ordered[index]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.wall if self.wall else float("nan")
+
+
+def store_load(work: Callable[[], object], clients: int, requests: int) -> Result:
+    """``requests`` calls per thread, ``clients`` threads at once."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(requests):
+            began = time.perf_counter()
+            work()
+            elapsed = time.perf_counter() - began
+            with lock:
+                latencies.append(elapsed)
+
+    work()  # warm up
+    began = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Result(latencies, time.perf_counter() - began)
+
+
+def _client_process(url: str, key: str, requests: int, queues: tuple[Any, Any, Any]) -> None:
+    """One load-generator process: ``requests`` sequential GETs, bodies read and counted."""
+    ready, start, out = queues
+    latencies: list[float] = []
+    errors = 0
+    nbytes = 0
+    with httpx2.Client(headers={"X-API-Key": key}, timeout=600) as client:
+        ready.put(os.getpid())
+        start.wait()
+        for _ in range(requests):
+            began = time.perf_counter()
+            try:
+                with client.stream("GET", url) as response:
+                    for piece in response.iter_raw(1 << 20):
+                        nbytes += len(piece)
+                    if response.status_code != 200:
+                        errors += 1
+            except httpx2.HTTPError:
+                errors += 1
+            latencies.append(time.perf_counter() - began)
+    out.put((latencies, errors, nbytes))
+
+
+def api_load(url: str, key: str, clients: int, requests: int) -> Result:
+    context = multiprocessing.get_context("spawn")
+    ready = context.Queue()
+    start = context.Event()
+    out = context.Queue()
+    warm = httpx2.get(url, headers={"X-API-Key": key}, timeout=600)
+    if warm.status_code != 200:
+        raise SystemExit(f"warm-up request failed: {warm.status_code} {warm.text[:300]}")
+    procs = [
+        context.Process(target=_client_process, args=(url, key, requests, (ready, start, out)))
+        for _ in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:  # every process imported and ready before the clock starts
+        ready.get()
+    began = time.perf_counter()
+    start.set()
+    results = [out.get() for _ in procs]
+    wall = time.perf_counter() - began
+    for proc in procs:
+        proc.join()
+    latencies = [x for r in results for x in r[0]]
+    return Result(latencies, wall, sum(r[1] for r in results), sum(r[2] for r in results))
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass
+class Stream:
+    """One streamed answer and the server's resident memory sampled while it was sent."""
+
+    nbytes: int
+    seconds: float
+    rss: list[int]  # samples every 20 ms
+
+    @property
+    def peak(self) -> int:
+        return max(self.rss)
+
+    def during(self, start: float, end: float) -> int:
+        """Peak RSS between two fractions of the stream's duration."""
+        n = len(self.rss)
+        part = self.rss[int(start * n) : max(int(start * n) + 1, int(end * n))]
+        return max(part)
+
+
+def stream(url: str, key: str, pid: int) -> Stream:
+    samples = [rss_bytes(pid)]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(rss_bytes(pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    began = time.perf_counter()
+    nbytes = 0
+    try:
+        with (
+            httpx2.Client(headers={"X-API-Key": key}, timeout=1200) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise SystemExit(f"stream failed: {response.status_code}")
+            for piece in response.iter_raw(1 << 20):
+                nbytes += len(piece)
+    finally:
+        done.set()
+        sampler.join()
+    return Stream(nbytes, time.perf_counter() - began, samples)
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(database_url: str) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRIDVAULT_DATABASE_URL": database_url,
+        "GRIDVAULT_LOG_LEVEL": "WARNING",
+        "GRIDVAULT_LOG_FORMAT": "json",
+    }
+    env.pop("GRIDVAULT_REDIS_URL", None)
+    command = [sys.executable, "-m", "gridvault.cli.main", "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--rate-limit", "1000000"], env=env, stdout=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx2.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("the API server did not start")
+            time.sleep(0.1)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@contextmanager
+def database(backend: str, folder: Path) -> Iterator[str]:
+    if backend == "duckdb":
+        yield f"duckdb:///{folder / 'bench.duckdb'}"
+        return
+    admin_url = os.environ.get(
+        "GRIDVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    name = f"gv_bench_api_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--series", type=int, default=50)
+    parser.add_argument("--days", type=int, default=366)
+    parser.add_argument("--requests", type=int, default=5, help="requests per client")
+    parser.add_argument("--long-series", type=int, default=10)
+    parser.add_argument("--long-years", type=int, default=10)
+    parser.add_argument("--backend", choices=["duckdb", "postgres"], default="duckdb")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny run that checks the bench works (figures mean nothing)",
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.series, args.days, args.requests, args.long_series, args.long_years = 8, 60, 2, 2, 2
+
+    start, end = T0, T0 + timedelta(days=args.days)
+    long_start = LONG_T0
+    long_end = long_start + timedelta(days=365 * args.long_years + args.long_years // 4)
+    with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
+        store = open_store(url)
+        began = time.perf_counter()
+        ids = load(store, DATASET, "DE_LU", series=args.series, start=start, days=args.days)
+        long_days = (long_end - long_start).days
+        load(store, LONG_DATASET, "FI", series=args.long_series, start=long_start, days=long_days)
+        _, key = create_key(store, "bench", "read")
+        rows = args.series * args.days * 96
+        print(
+            f"store: {store.backend}; loaded {rows:,} values ({args.series} series × "
+            f"{args.days} days) and {args.long_series} series × {args.long_years} years "
+            f"in {time.perf_counter() - began:.1f} s"
+        )
+
+        queries: dict[str, tuple[str, Callable[[], object]]] = {
+            "raw JSON": (
+                "format=json",
+                lambda: store.read(ids, start, end),
+            ),
+            "hourly JSON": (
+                "format=json&resample=1h",
+                lambda: store.resample(ids, start, end, "1h", "mean", tz="Europe/Berlin"),
+            ),
+            "raw Arrow": ("format=arrow", lambda: store.read(ids, start, end)),
+        }
+        concurrency = (1, 8)
+        store_results: dict[tuple[str, int], Result] = {}
+        for name, (_, work) in queries.items():
+            for clients in concurrency:
+                # Twice the repetitions: the store is quick, and its p50 is the yardstick.
+                store_results[(name, clients)] = store_load(work, clients, 2 * args.requests)
+        store.close()  # DuckDB admits one process: the server's, from here on
+
+        base_query = f"area=DE_LU&start={start:%Y-%m-%dT%H:%MZ}&end={end:%Y-%m-%dT%H:%MZ}"
+        api_results: dict[tuple[str, int], Result] = {}
+        with server(url) as (base, pid):
+            for name, (extra, _) in queries.items():
+                target = f"{base}/v1/datasets/{DATASET}/data?{base_query}&{extra}"
+                for clients in concurrency:
+                    api_results[(name, clients)] = api_load(target, key, clients, args.requests)
+        with server(url) as (base, pid):  # a fresh process: its memory is only the streams'
+            span = f"{base}/v1/datasets/{LONG_DATASET}/data?area=FI&format=json"
+            span += f"&start={long_start:%Y-%m-%dT%H:%MZ}"
+            one_day = f"{span}&end={long_start + timedelta(days=1):%Y-%m-%dT%H:%MZ}"
+            one_year = f"{span}&end={long_start + timedelta(days=365):%Y-%m-%dT%H:%MZ}"
+            ten_years = f"{span}&end={long_end:%Y-%m-%dT%H:%MZ}"
+            stream(one_day, key, pid)  # load the code paths: not a stream's memory
+            idle = rss_bytes(pid)
+            short = stream(one_year, key, pid)
+            long = stream(ten_years, key, pid)
+
+    print()
+    print(
+        f"{'query':<12} {'clients':>7} | {'store p50':>9} {'p99':>7} | {'API p50':>8} {'p99':>7} "
+        f"{'req/s':>6} {'MB/resp':>7} {'errors':>6} | {'p50 ratio':>9} goal"
+    )
+    failures = 0
+    for name in queries:
+        goal = 2.0 if "Arrow" in name else 4.0
+        for clients in concurrency:
+            s, a = store_results[(name, clients)], api_results[(name, clients)]
+            ratio = a.pct(0.5) / s.pct(0.5)
+            size = a.nbytes / max(1, len(a.latencies)) / 1e6
+            met = "ok" if ratio <= goal else "MISSED"
+            failures += a.errors
+            print(
+                f"{name:<12} {clients:>7} | {s.pct(0.5) * 1000:7.0f}ms {s.pct(0.99) * 1000:5.0f}ms"
+                f" | {a.pct(0.5) * 1000:6.0f}ms {a.pct(0.99) * 1000:5.0f}ms {a.rate:6.2f} "
+                f"{size:7.1f} {a.errors:>6} | {ratio:8.2f}x <= {goal:.0f}x {met}"
+            )
+    mb = 1 << 20
+    print()
+    print(
+        f"streaming raw JSON of {args.long_series} series; server RSS after a warm-up "
+        f"request {idle / mb:.0f} MiB"
+    )
+    for label, answer in (("1 year", short), (f"{args.long_years} years", long)):
+        print(
+            f"  {label:<9} {answer.nbytes / 1e6:7.0f} MB in {answer.seconds:5.1f} s, peak RSS "
+            f"{answer.peak / mb:5.0f} MiB ({(answer.peak - idle) / mb:+.0f} MiB)"
+        )
+    early, late = long.during(0.0, 0.3), long.during(0.5, 1.0)
+    print(
+        f"  {args.long_years}-year stream: peak RSS in its first 30 % {early / mb:.0f} MiB, "
+        f"in its second half {late / mb:.0f} MiB"
+    )
+    # Flat: memory stops growing early in the stream (it is bounded by a chunk and the
+    # threads' working sets, not by the range).
+    flat = late <= early + 32 * mb
+    print(f"  memory {'flat' if flat else 'NOT flat'}; errors under load: {failures}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Building responses: cached and conditional (ETag) answers, streamed bodies.
+
+Cache keys include when the series behind an answer last changed
+(:meth:`Store.last_changed`), so a cached answer is never stale: new data means a new key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+
+import anyio.to_thread
+import pyarrow as pa
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from starlette.background import BackgroundTask
+
+from gridvault.api.cache import CachedResponse
+from gridvault.api.deps import in_thread
+from gridvault.api.state import ApiState
+from gridvault.api.streaming import MEDIA_TYPES, Piece
+
+
+async def _pipelined(first: Piece, body: Iterator[Piece]) -> AsyncIterator[Piece]:
+    """Send one piece while the thread pool reads and encodes the next."""
+    pending: asyncio.Task[Piece | None] | None = None
+    try:
+        piece: Piece | None = first
+        while piece is not None:
+            pending = asyncio.ensure_future(anyio.to_thread.run_sync(next, body, None))
+            if piece:
+                yield piece
+            piece = await pending
+            pending = None
+    finally:
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                await pending
+        if hasattr(body, "close"):
+            await anyio.to_thread.run_sync(body.close)
+
+
+async def respond(
+    state: ApiState,
+    *,
+    key: str,
+    fmt: str,
+    cacheable: bool,
+    produce: Iterator[Piece],
+    headers: dict[str, str],
+) -> Response:
+    """The response for a body produced by ``produce``: whole and cached when small,
+    streamed otherwise; ``ETag`` from ``key`` either way."""
+    etag = f'"{key[:32]}"'
+    headers = {**headers, "ETag": etag}
+    media_type = MEDIA_TYPES[fmt]
+    if cacheable:
+        body = b"".join(await in_thread(list, produce))
+        if len(body) <= state.options.cache_max_bytes:
+            await state.cache.set(key, CachedResponse(media_type, body, headers))
+        return Response(body, media_type=media_type, headers={**headers, "X-Cache": "miss"})
+    first = await anyio.to_thread.run_sync(next, produce, None)
+    # After the last byte, hand the stream's freed buffers back to the system: a long stream
+    # leaves the allocator's caches full, and memory should stay flat between streams.
+    release = BackgroundTask(anyio.to_thread.run_sync, pa.default_memory_pool().release_unused)
+    return StreamingResponse(
+        _pipelined(first or b"", produce),
+        media_type=media_type,
+        headers=headers,
+        background=release,
+    )
+
+
+async def cached(
+    request: Request, state: ApiState, key: str, *, lookup: bool = True
+) -> Response | None:
+    """A 304 when the client has this version, else a cached response for ``key`` (when
+    ``lookup``), else None."""
+    etag = f'"{key[:32]}"'
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": etag})
+    if not lookup or "no-cache" in request.headers.get("cache-control", ""):
+        return None
+    hit = await state.cache.get(key)
+    state.metrics.cache.labels("hit" if hit else "miss").inc()
+    if hit is None:
+        return None
+    return Response(hit.body, media_type=hit.media_type, headers={**hit.headers, "X-Cache": "hit"})
+
+
+async def json_cached(
+    request: Request,
+    state: ApiState,
+    key: str,
+    build: Callable[[], BaseModel | Sequence[BaseModel]],
+) -> Response:
+    """A JSON answer built by ``build`` (in the thread pool) unless cached under ``key``."""
+    if (hit := await cached(request, state, key)) is not None:
+        return hit
+    value = await in_thread(build)
+    if not isinstance(value, BaseModel):
+        body = b"[" + b",".join(item.model_dump_json().encode() for item in value) + b"]"
+    else:
+        body = value.model_dump_json().encode()
+    headers = {"ETag": f'"{key[:32]}"'}
+    if len(body) <= state.options.cache_max_bytes:
+        await state.cache.set(key, CachedResponse("application/json", body, headers))
+    return Response(body, media_type="application/json", headers={**headers, "X-Cache": "miss"})
+
+
+__all__ = ["cached", "json_cached", "respond"]

@@ -1,0 +1,744 @@
+"""Data responses with bounded memory: plan a query into chunks, encode them as they come.
+
+A data query (series × range, raw or resampled) is split into *chunks* of about
+``chunk_rows`` estimated rows: consecutive series are grouped while they fit, and a series
+too long for one chunk is split into time windows (raw reads only; a resampled series is
+never split, so buckets never straddle a chunk). Chunks are read in
+``(series_id, interval_start)`` order, one ahead of the one being encoded and sent, so a
+ten-year range costs the memory of two chunks, never of the whole answer.
+
+Encoding is vectorised with Arrow compute (no Python object per value) and, given a thread
+pool, runs on several cores: JSON rows and CSV lines are built column-wise from slices of
+a chunk, a few slices in flight. Times are RFC 3339 (``…Z`` in UTC, ``…+01:00`` when a
+time zone is asked for), each distinct instant of a chunk formatted once. Every row carries
+what it is — dataset, area, unit, resolution and the series' dimensions — as in
+:func:`gridvault.query.attach_series`; Arrow and Parquet carry those as dictionary columns
+(one copy per distinct value). Encoded JSON/CSV leaves as views of Arrow buffers, uncopied.
+
+Cursor paging: a page ends after ``limit`` rows and the cursor says where the next page
+resumes, ``(series_id, time)``: for raw rows just after the last ``interval_start``, for
+buckets at the end of the last bucket (the next bucket's start, so no bucket is cut).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import itertools
+import json
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.ipc as pa_ipc
+import pyarrow.parquet as pq
+
+from gridvault.entsoe.catalog import Dataset
+from gridvault.errors import InputError
+from gridvault.store import Series, Store
+from gridvault.store.buckets import Bucket
+from gridvault.timegrid import parse_resolution, rfc3339, utc
+
+FORMATS = ("json", "csv", "parquet", "arrow")
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+    "arrow": "application/vnd.apache.arrow.stream",
+}
+#: Formats written as they are read. Parquet is not: its metadata footer is written last
+#: and covers the whole file, so the server holds the whole answer in memory.
+STREAMING_FORMATS = ("json", "csv", "arrow")
+
+_US = 1_000_000
+_UTC_TS = pa.timestamp("us", tz="UTC")
+_ENCODE_ROWS = 65_536  # slice size for encoding: large enough to amortise, small for caches
+_AHEAD = 2  # slices encoded ahead on the pool (memory: a few slices per response)
+#: A piece of a response body; views of Arrow buffers are sent without a copy.
+Piece = bytes | memoryview
+#: Shortest length of calendar buckets, for row estimates (an upper bound of the count).
+_CALENDAR_BUCKET_SECONDS = {
+    "day": 23 * 3600,
+    "week": 7 * 86_400 - 3600,
+    "month": 28 * 86_400,
+    "quarter": 89 * 86_400,
+    "year": 365 * 86_400,
+}
+_DEFAULT_RESOLUTION_SECONDS = 900  # unknown resolution: assume 15 minutes (overestimates)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the next page starts: series ``series_id`` from ``resume`` on, later series whole."""
+
+    series_id: int
+    resume: datetime
+
+    def encode(self) -> str:
+        moment = utc(self.resume)
+        micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        raw = f"v1.{self.series_id}.{micros}".encode("ascii")
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        invalid = InputError(
+            "invalid cursor; pass the next_cursor value of the previous page unchanged"
+        )
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+            version, series_id, micros = raw.split(".")
+            cursor = cls(int(series_id), _from_us(int(micros)))
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
+            raise invalid from None
+        if version != "v1":
+            raise invalid
+        return cursor
+
+
+def _from_us(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+@dataclass(frozen=True)
+class DataQuery:
+    """A resolved data query: which stored series, which range, raw or resampled, how shown."""
+
+    dataset: Dataset
+    series: Sequence[Series]  # sorted by series_id
+    start: datetime
+    end: datetime
+    resample: Bucket | None = None
+    agg: str = "mean"
+    bucket_tz: str = "UTC"
+    tz: str | None = None
+    as_of: datetime | None = None
+    published_before: datetime | None = None
+    cursor: Cursor | None = None
+
+    @property
+    def value_columns(self) -> tuple[str, ...]:
+        if self.resample is not None:
+            measures = ("open", "high", "low", "close") if self.agg == "ohlc" else ("value",)
+            return (*measures, "count")
+        return ("value", "publish_time", "flags") if self.dataset.forecast else ("value", "flags")
+
+    def schema(self) -> pa.Schema:
+        """Columns of a chunk as read: series_id, interval_start, interval_end, values."""
+        fields = [
+            pa.field("series_id", pa.int64()),
+            pa.field("interval_start", _UTC_TS),
+            pa.field("interval_end", _UTC_TS),
+        ]
+        for name in self.value_columns:
+            typ = {"publish_time": _UTC_TS, "flags": pa.int32(), "count": pa.int64()}.get(
+                name, pa.float64()
+            )
+            fields.append(pa.field(name, typ))
+        return pa.schema(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One read: these series over ``[start, end)``."""
+
+    series_ids: tuple[int, ...]
+    start: datetime
+    end: datetime
+
+
+def _seconds(series: Series, dataset: Dataset) -> float:
+    for text in (series.resolution, dataset.resolution):
+        if text:
+            try:
+                return max(parse_resolution(text).nominal.total_seconds(), 1.0)
+            except InputError:
+                continue
+    return _DEFAULT_RESOLUTION_SECONDS
+
+
+def _bucket_seconds(bucket: Bucket) -> float:
+    if bucket.seconds is not None:
+        return float(bucket.seconds)
+    return float(_CALENDAR_BUCKET_SECONDS.get(bucket.unit or "day", 86_400))
+
+
+def series_starts(query: DataQuery) -> list[tuple[Series, datetime]]:
+    """Each series still to read with the time its read starts (the cursor moves one)."""
+    result = []
+    for series in query.series:
+        start = query.start
+        if query.cursor is not None:
+            if series.series_id < query.cursor.series_id:
+                continue
+            if series.series_id == query.cursor.series_id:
+                start = max(start, query.cursor.resume)
+        if start < query.end:
+            result.append((series, start))
+    return result
+
+
+def estimate_rows(query: DataQuery, series: Series, start: datetime) -> int:
+    """Rows one series yields over ``[start, query.end)`` if complete (an upper bound)."""
+    span = (query.end - start).total_seconds()
+    step = _seconds(series, query.dataset)
+    if query.resample is not None:
+        step = max(step, _bucket_seconds(query.resample))
+    return max(1, math.ceil(span / step))
+
+
+def estimate_total(query: DataQuery) -> int:
+    return sum(estimate_rows(query, s, start) for s, start in series_starts(query))
+
+
+def plan_chunks(query: DataQuery, chunk_rows: int) -> list[Chunk]:
+    """Chunks of about ``chunk_rows`` estimated rows, in (series_id, time) order."""
+    chunks: list[Chunk] = []
+    group: list[int] = []
+    group_start: datetime | None = None
+    group_rows = 0
+
+    def flush() -> None:
+        nonlocal group, group_rows, group_start
+        if group and group_start is not None:
+            chunks.append(Chunk(tuple(group), group_start, query.end))
+        group, group_rows, group_start = [], 0, None
+
+    for series, start in series_starts(query):
+        rows = estimate_rows(query, series, start)
+        if rows > chunk_rows and query.resample is None:
+            flush()
+            windows = math.ceil(rows / chunk_rows)
+            step = (query.end - start) / windows
+            edges = [start + i * step for i in range(windows)] + [query.end]
+            chunks.extend(Chunk((series.series_id,), a, b) for a, b in itertools.pairwise(edges))
+            continue
+        if group and (group_rows + rows > chunk_rows or start != group_start):
+            flush()
+        group.append(series.series_id)
+        group_rows += rows
+        group_start = start
+    flush()
+    return chunks
+
+
+def read_chunk(store: Store, query: DataQuery, chunk: Chunk) -> pa.Table:
+    """One chunk from the store, cast to :meth:`DataQuery.schema`."""
+    if query.resample is not None:
+        table = store.resample(
+            chunk.series_ids,
+            chunk.start,
+            chunk.end,
+            query.resample,
+            query.agg,
+            tz=query.bucket_tz,
+            as_of=query.as_of,
+            published_before=query.published_before,
+        )
+    else:
+        table = store.read(
+            chunk.series_ids,
+            chunk.start,
+            chunk.end,
+            as_of=query.as_of,
+            published_before=query.published_before,
+        )
+    schema = query.schema()
+    return table.select(schema.names).cast(schema)
+
+
+def iter_tables(
+    store: Store, query: DataQuery, chunk_rows: int, *, pool: Executor | None = None
+) -> Iterator[pa.Table]:
+    """The answer, chunk by chunk (at least one table, possibly empty, so the schema is known).
+
+    With a ``pool`` the next chunk is read while the current one is encoded and sent (one
+    chunk ahead: memory stays bounded).
+    """
+    chunks = plan_chunks(query, chunk_rows)
+    if not chunks:
+        yield query.schema().empty_table()
+        return
+    ahead: Future[pa.Table] | None = None
+    yielded = False
+    for index, chunk in enumerate(chunks):
+        table = ahead.result() if ahead is not None else read_chunk(store, query, chunk)
+        ahead = None
+        if pool is not None and index + 1 < len(chunks):
+            ahead = pool.submit(read_chunk, store, query, chunks[index + 1])
+        if table.num_rows or not yielded:
+            yielded = True
+            yield table
+
+
+def cursor_after(query: DataQuery, table: pa.Table) -> Cursor:
+    """The cursor that resumes just after the last row of ``table``."""
+    last = table.slice(table.num_rows - 1, 1).to_pylist()[0]
+    if query.resample is not None:
+        resume = last["interval_end"]
+    else:
+        resume = last["interval_start"] + timedelta(microseconds=1)
+    return Cursor(int(last["series_id"]), utc(resume))
+
+
+def read_page(
+    store: Store, query: DataQuery, limit: int, chunk_rows: int
+) -> tuple[pa.Table, Cursor | None]:
+    """At most ``limit`` rows and the cursor of the next page (None: this is the last)."""
+    parts: list[pa.Table] = []
+    rows = 0
+    for table in iter_tables(store, query, min(chunk_rows, limit + 1)):
+        parts.append(table)
+        rows += table.num_rows
+        if rows > limit:
+            break
+    page = pa.concat_tables(parts) if parts else query.schema().empty_table()
+    if page.num_rows <= limit:
+        return page, None
+    page = page.slice(0, limit)
+    return page, cursor_after(query, page)
+
+
+# -- encoding ------------------------------------------------------------------------------
+
+
+def _string_bytes(array: pa.Array) -> Piece:
+    """The concatenated UTF-8 of a string array: a view of its data, nothing copied."""
+    if len(array) == 0:
+        return b""
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
+    begin, end = int(offsets[array.offset]), int(offsets[array.offset + len(array)])
+    data = array.buffers()[2]
+    return memoryview(data)[begin:end] if data is not None else b""
+
+
+def _offset_text(seconds: int) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def _format_distinct(column: pa.Array, tz: str | None) -> pa.Array:
+    if tz is None or tz == "UTC":
+        local = column
+        suffix: pa.Array | str = "Z"
+    else:
+        local = pc.local_timestamp(column.cast(pa.timestamp("us", tz=tz)))
+        offsets = pc.divide(
+            pc.subtract(local.cast(pa.int64()), column.cast(pa.int64())), _US
+        ).dictionary_encode()
+        names = pa.array([_offset_text(int(v)) for v in offsets.dictionary.to_pylist()])
+        suffix = names.take(offsets.indices)
+    try:
+        text = local.cast(pa.timestamp("s")).cast(pa.string())
+    except pa.ArrowInvalid:  # sub-second instants: keep the digits that are not zero
+        text = local.cast(pa.timestamp("us")).cast(pa.string())
+        text = pc.replace_substring_regex(text, r"\.?0+$", "")
+    text = pc.replace_substring(text, " ", "T", max_replacements=1)
+    return pc.binary_join_element_wise(text, suffix, "")
+
+
+def format_times(column: pa.Array, tz: str | None, *, quote: bool = False) -> pa.Array:
+    """RFC 3339 strings, ``2024-01-01T00:00:00Z`` or ``…T01:00:00+01:00`` (in ``tz``).
+
+    Null stays null. With ``quote`` the strings are JSON strings. Each distinct instant is
+    formatted once: the series of one chunk share their time grid.
+    """
+    encoded = column.dictionary_encode()
+    text = _format_distinct(encoded.dictionary, tz)
+    if quote:
+        text = pc.binary_join_element_wise('"', text, '"', "")
+    return text.take(encoded.indices)
+
+
+def _constant_text(column: pa.Array) -> str | None:
+    """The JSON text of a column that holds one value on every row (nulls or an integer)."""
+    if column.null_count == len(column):
+        return "null"
+    if column.null_count or not pa.types.is_integer(column.type):
+        return None
+    low, high = pc.min_max(column).values()
+    return str(low.as_py()) if low == high else None
+
+
+def _json_numbers(column: pa.Array) -> pa.Array:
+    """JSON text of numbers: null, NaN and infinities become ``null``."""
+    text = column.cast(pa.string())
+    if pa.types.is_floating(column.type):
+        finite = pc.is_finite(column)
+        if not pc.all(finite).as_py():
+            text = pc.if_else(finite, text, None)
+    return pc.fill_null(text, "null") if text.null_count else text
+
+
+class TimeTexts:
+    """RFC 3339 texts of the distinct instants of one chunk, looked up per batch.
+
+    The series of a chunk share their time grid, so a chunk of 500 000 values has some
+    35 000 distinct instants: each is formatted once, rows take theirs by index.
+    """
+
+    def __init__(self, table: pa.Table, columns: Sequence[str], tz: str | None, *, quote: bool):
+        present = [name for name in columns if name in table.column_names]
+        arrays = [chunk for name in present for chunk in table.column(name).chunks]
+        self.values = pc.unique(pa.concat_arrays(arrays)) if arrays else pa.array([], _UTC_TS)
+        text = format_times(self.values, tz, quote=quote)
+        self.text = pc.fill_null(text, "null") if quote and text.null_count else text
+
+    def of(self, column: pa.Array) -> pa.Array:
+        """The texts of ``column``'s instants (null where null, or ``null`` when quoting)."""
+        return self.text.take(pc.index_in(column, value_set=self.values))
+
+
+_TIME_COLUMNS = ("interval_start", "interval_end", "publish_time")
+
+
+class Layout:
+    """How rows of one query are shown: its columns, the series' attributes, the time zone."""
+
+    def __init__(self, query: DataQuery) -> None:
+        self.query = query
+        self.tz = query.tz
+        self.series = sorted(query.series, key=lambda s: s.series_id)
+        self.ids = np.array([s.series_id for s in self.series], dtype=np.int64)
+        dim_names = sorted({k for s in self.series for k in s.dimensions})
+        self.attribute_names = ["dataset", "area", "unit", "resolution", *dim_names]
+        self.attributes: list[dict[str, str | None]] = [
+            {
+                "dataset": s.dataset,
+                "area": s.area,
+                "unit": s.unit,
+                "resolution": s.resolution,
+                **{name: s.dimensions.get(name) for name in dim_names},
+            }
+            for s in self.series
+        ]
+        self.value_columns = query.value_columns
+        self.columns = [
+            "interval_start",
+            "interval_end",
+            *self.value_columns,
+            *self.attribute_names,
+        ]
+        # JSON: the constant tail of every row of a series, escaped once.
+        self._json_tail = pa.array(
+            [
+                "," + json.dumps(attrs, separators=(",", ":"), ensure_ascii=False)[1:]
+                for attrs in self.attributes
+            ],
+            pa.string(),
+        )
+        index_type = pa.int8() if len(self.series) < 128 else pa.int32()
+        self._dictionaries: list[tuple[pa.Array, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+        for name in self.attribute_names:
+            values = [attrs[name] for attrs in self.attributes]
+            distinct = sorted({v for v in values if v is not None})
+            position = {v: i for i, v in enumerate(distinct)}
+            codes = np.array([position.get(v, 0) if v is not None else 0 for v in values])
+            valid = np.array([v is not None for v in values])
+            self._dictionaries.append((pa.array(distinct, pa.string()), codes, valid))
+        self._index_type = index_type
+
+    def positions(self, table: pa.Table | pa.RecordBatch) -> np.ndarray[Any, Any]:
+        """Index into :attr:`series` of each row (rows come in runs of one series)."""
+        ids: np.ndarray[Any, Any] = table.column("series_id").to_numpy()
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.intp)
+        starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
+        lengths = np.diff(np.append(starts, len(ids)))
+        return np.repeat(np.searchsorted(self.ids, ids[starts]), lengths)
+
+    def arrow_schema(self) -> pa.Schema:
+        ts = pa.timestamp("us", tz=self.tz or "UTC")
+        fields = [pa.field("interval_start", ts), pa.field("interval_end", ts)]
+        base = self.query.schema()
+        for name in self.value_columns:
+            typ = ts if name == "publish_time" else base.field(name).type
+            fields.append(pa.field(name, typ))
+        fields.extend(
+            pa.field(name, pa.dictionary(self._index_type, pa.string()))
+            for name in self.attribute_names
+        )
+        return pa.schema(fields)
+
+    def to_arrow(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """A batch as served in Arrow/Parquet: times in the asked zone, attributes as dictionaries."""
+        schema = self.arrow_schema()
+        pos = self.positions(batch)
+        arrays: list[pa.Array] = []
+        for name in ("interval_start", "interval_end", *self.value_columns):
+            column = batch.column(name)
+            arrays.append(column.cast(schema.field(name).type))
+        for dictionary, codes, valid in self._dictionaries:
+            mask = ~valid[pos]
+            indices = pa.array(codes[pos], self._index_type, mask=mask if mask.any() else None)
+            arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def to_json_rows(self, batch: pa.RecordBatch, times: TimeTexts | None = None) -> pa.Array:
+        """One string per row: ``,{"interval_start":…}`` (leading comma, no newline).
+
+        A column that is the same on every row of the batch (no publish time, flags 0, one
+        series) is written as part of the row template instead of value by value.
+        """
+        parts: list[pa.Array | str] = []
+        first = True
+        for name in ("interval_start", "interval_end", *self.value_columns):
+            column = batch.column(name)
+            parts.append((',{"' if first else ',"') + name + '":')
+            first = False
+            constant = _constant_text(column)
+            if constant is not None:
+                parts.append(constant)
+            elif name in _TIME_COLUMNS:
+                if times is None:
+                    text = format_times(column, self.tz, quote=True)
+                    parts.append(pc.fill_null(text, "null") if text.null_count else text)
+                else:
+                    parts.append(times.of(column))
+            else:
+                parts.append(_json_numbers(column))
+        positions = self.positions(batch)
+        if positions[0] == positions[-1]:  # sorted by series: one series in this batch
+            parts.append(self._json_tail[int(positions[0])].as_py())
+        else:
+            parts.append(self._json_tail.take(pa.array(positions)))
+        merged: list[pa.Array | str] = []
+        for part in parts:
+            if isinstance(part, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += part
+            else:
+                merged.append(part)
+        if all(isinstance(part, str) for part in merged):  # pragma: no cover - times vary
+            return pa.array(["".join(map(str, merged))] * batch.num_rows, pa.string())
+        return pc.binary_join_element_wise(*merged, "")
+
+    def to_csv_table(self, batch: pa.RecordBatch, times: TimeTexts | None = None) -> pa.Table:
+        """A table of what a CSV line shows (times as RFC 3339 text, attributes as text)."""
+        pos = pa.array(self.positions(batch))
+        columns: dict[str, pa.Array] = {}
+        for name in ("interval_start", "interval_end", *self.value_columns):
+            column = batch.column(name)
+            if name in _TIME_COLUMNS:
+                column = format_times(column, self.tz) if times is None else times.of(column)
+            columns[name] = column
+        for name in self.attribute_names:
+            values = pa.array([attrs[name] for attrs in self.attributes], pa.string())
+            columns[name] = values.take(pos)
+        return pa.table(columns)
+
+
+class _Drain:
+    """A write-only file that hands out what was written since the last :meth:`take`."""
+
+    def __init__(self) -> None:
+        self._parts: list[Any] = []
+        self._position = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        # Body buffers arrive as pyarrow Buffers of the batch being written: holding them
+        # keeps their memory alive until take() copies everything once.
+        self._parts.append(data)
+        size = len(memoryview(data))
+        self._position += size
+        return size
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def take(self) -> list[Piece]:
+        """What was written since the last call: large buffers as views, the rest joined."""
+        pieces: list[Piece] = []
+        small: list[Any] = []
+        for part in self._parts:
+            view = memoryview(part)
+            if view.nbytes >= 1 << 16:
+                if small:
+                    pieces.append(b"".join(small))
+                    small = []
+                pieces.append(view)
+            else:
+                small.append(part)
+        if small:
+            pieces.append(b"".join(small))
+        self._parts.clear()
+        return pieces
+
+
+def _batches(tables: Iterable[pa.Table], rows: int = _ENCODE_ROWS) -> Iterator[pa.RecordBatch]:
+    for table in tables:
+        yield from table.to_batches(max_chunksize=rows)
+
+
+def encode(
+    layout: Layout,
+    fmt: str,
+    tables: Iterable[pa.Table],
+    meta: Callable[[int], dict[str, Any]] | None = None,
+    *,
+    pool: Executor | None = None,
+) -> Iterator[Piece]:
+    """Bytes of the answer in ``fmt``, produced as ``tables`` are read.
+
+    The first ``next()`` reads the first table before anything is produced, so a failing
+    store is noticed before a response has started. ``meta(rows)`` gives the JSON trailer.
+    With a ``pool``, JSON and CSV slices are encoded on its threads, a few ahead and in
+    order (Arrow compute releases the GIL, so this uses every core).
+    """
+    source = iter(tables)
+    first = next(source, None)
+    chained = [first] if first is not None else []
+
+    def everything() -> Iterator[pa.Table]:
+        yield from chained
+        yield from source
+
+    if fmt == "json":
+        yield from _encode_json(layout, everything(), meta, pool)
+    elif fmt == "csv":
+        yield from _encode_csv(layout, everything(), pool)
+    elif fmt == "arrow":
+        yield from _encode_arrow(layout, everything())
+    elif fmt == "parquet":
+        yield _encode_parquet(layout, everything())
+    else:  # pragma: no cover - checked by the route
+        raise InputError(f"unknown format {fmt!r}")
+
+
+def _ordered_map(
+    pool: Executor | None,
+    function: Callable[[pa.RecordBatch, TimeTexts], Piece],
+    items: Iterable[tuple[pa.RecordBatch, TimeTexts]],
+) -> Iterator[tuple[pa.RecordBatch, Piece]]:
+    """``function`` over ``items`` in order; on ``pool`` with a bounded number in flight."""
+    if pool is None:
+        for item, times in items:
+            yield item, function(item, times)
+        return
+    ahead = _AHEAD
+    pending: deque[tuple[pa.RecordBatch, Future[Piece]]] = deque()
+    for item, times in items:
+        pending.append((item, pool.submit(function, item, times)))
+        if len(pending) > ahead:
+            done, future = pending.popleft()
+            yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
+
+
+def _with_times(
+    layout: Layout, tables: Iterable[pa.Table], *, quote: bool
+) -> Iterator[tuple[pa.RecordBatch, TimeTexts]]:
+    """Non-empty batches of each table with the time texts of their table."""
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        times = TimeTexts(table, _TIME_COLUMNS, layout.tz, quote=quote)
+        for batch in table.to_batches(max_chunksize=_ENCODE_ROWS):
+            if batch.num_rows:
+                yield batch, times
+
+
+def _encode_json(
+    layout: Layout,
+    tables: Iterable[pa.Table],
+    meta: Callable[[int], dict[str, Any]] | None,
+    pool: Executor | None,
+) -> Iterator[Piece]:
+    def rows_text(batch: pa.RecordBatch, times: TimeTexts) -> Piece:
+        return _string_bytes(layout.to_json_rows(batch, times))
+
+    yield b'{"data":['
+    rows = 0
+    for batch, text in _ordered_map(pool, rows_text, _with_times(layout, tables, quote=True)):
+        yield text[1:] if rows == 0 else text  # no comma before the first row
+        rows += batch.num_rows
+    trailer = meta(rows) if meta else {"rows": rows}
+    yield b'],"meta":' + json.dumps(trailer, separators=(",", ":")).encode() + b"}"
+
+
+def _encode_csv(
+    layout: Layout, tables: Iterable[pa.Table], pool: Executor | None
+) -> Iterator[Piece]:
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+
+    def lines(batch: pa.RecordBatch, times: TimeTexts) -> Piece:
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(layout.to_csv_table(batch, times), sink, options)
+        return memoryview(sink.getvalue())
+
+    yield (",".join(layout.columns) + "\n").encode()
+    for _, text in _ordered_map(pool, lines, _with_times(layout, tables, quote=False)):
+        yield text
+
+
+def _encode_arrow(layout: Layout, tables: Iterable[pa.Table]) -> Iterator[Piece]:
+    drain = _Drain()
+    with pa_ipc.new_stream(drain, layout.arrow_schema()) as writer:
+        for batch in _batches(tables, 1 << 20):  # Arrow needs no per-value work: big slices
+            if batch.num_rows:
+                writer.write_batch(layout.to_arrow(batch))
+                yield from drain.take()
+    yield from drain.take()
+
+
+def _encode_parquet(layout: Layout, tables: Iterable[pa.Table]) -> bytes:
+    schema = layout.arrow_schema()
+    batches = [layout.to_arrow(batch) for batch in _batches(tables) if batch.num_rows]
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_batches(batches, schema=schema), sink)
+    return sink.getvalue()
+
+
+def describe_range(query: DataQuery) -> dict[str, Any]:
+    """The query's own description, for JSON metadata."""
+    return {
+        "dataset": query.dataset.name,
+        "areas": sorted({s.area for s in query.series}),
+        "series": len(query.series),
+        "start": rfc3339(query.start),
+        "end": rfc3339(query.end),
+        "tz": query.tz or "UTC",
+        "resample": query.resample.name if query.resample else None,
+        "agg": query.agg if query.resample else None,
+        "as_of": rfc3339(query.as_of) if query.as_of else None,
+        "published_before": rfc3339(query.published_before) if query.published_before else None,
+    }
+
+
+__all__ = [
+    "FORMATS",
+    "MEDIA_TYPES",
+    "STREAMING_FORMATS",
+    "Chunk",
+    "Cursor",
+    "DataQuery",
+    "Layout",
+    "cursor_after",
+    "describe_range",
+    "encode",
+    "estimate_total",
+    "iter_tables",
+    "plan_chunks",
+    "read_page",
+]

@@ -1,0 +1,139 @@
+"""``gridvault keys`` and ``gridvault serve`` from the command line (serve as a process)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from gridvault.cli.main import main
+from gridvault.store import open_store
+from gridvault.store.api_keys import verify_key
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"duckdb:///{tmp_path / 'cli.duckdb'}"
+    monkeypatch.setenv("GRIDVAULT_DATABASE_URL", url)
+    monkeypatch.setenv("GRIDVAULT_LOG_FORMAT", "json")
+    return url
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_keys_create_list_revoke(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "keys", "create", "--name", "analyst", "--scope", "admin")
+    assert code == 0
+    key = out.splitlines()[-1]
+    assert key.startswith("gvk_")
+    assert "shown again" in out
+    with open_store(db_url) as store:
+        found = verify_key(store, key)
+    assert found is not None
+    assert (found.name, found.scope) == ("analyst", "admin")
+    code, out, _ = run(capsys, "keys", "list")
+    assert code == 0
+    assert "analyst" in out
+    assert key not in out
+    code, out, _ = run(capsys, "keys", "revoke", "analyst")
+    assert (code, out.strip()) == (0, f"revoked API key {found.key_id} 'analyst'")
+    with open_store(db_url) as store:
+        assert verify_key(store, key) is None
+    code, _, err = run(capsys, "keys", "revoke", "analyst")
+    assert code == 2
+    assert "already revoked" in err
+
+
+def test_keys_create_refuses_an_unknown_scope(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "keys", "create", "--name", "x", "--scope", "root")
+    assert code == 2
+    assert "unknown scope 'root'; use one of read, admin" in err
+
+
+def test_serve_refuses_auth_off_on_a_public_address(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "serve", "--host", "0.0.0.0", "--no-auth")  # noqa: S104
+    assert code == 2
+    assert "refusing to serve without authentication on 0.0.0.0" in err
+    assert "--force-no-auth" in err
+
+
+def test_serve_help_says_one_worker(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "serve", "--help")
+    assert code == 0
+    assert "ONE worker" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(db_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    env = {**os.environ, "GRIDVAULT_DATABASE_URL": db_url, "GRIDVAULT_LOG_FORMAT": "json"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gridvault.cli.main", "serve", "--port", str(port), "--no-auth"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"{url}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_runs_the_api_and_says_auth_is_off(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, process = served
+    assert httpx2.get(f"{url}/health/ready", timeout=10).json()["status"] == "ready"
+    assert httpx2.get(f"{url}/v1/areas", timeout=10).status_code == 200
+    process.terminate()
+    out, err = process.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert process.returncode in (0, -15)
+    assert "Application shutdown complete" in err or "shutdown" in err.lower()
+    assert f"gridvault API on {url}/v1" in out
+    assert "authentication is OFF" in err
+
+
+def test_serve_reports_a_busy_port(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code, _, err = run(capsys, "serve", "--port", str(busy.getsockname()[1]))
+    assert code == 1
+    assert "cannot listen on 127.0.0.1" in err

@@ -1,0 +1,143 @@
+"""The pure parts of streaming: chunk planning, cursors, time formatting, JSON numbers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridvault.api.streaming import (
+    Cursor,
+    DataQuery,
+    Layout,
+    encode,
+    format_times,
+    plan_chunks,
+)
+from gridvault.entsoe.catalog import get_dataset
+from gridvault.errors import InputError
+from gridvault.store import Series
+from gridvault.store.buckets import parse_bucket
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+TS = pa.timestamp("us", tz="UTC")
+
+
+def series(n: int, resolution: str = "PT15M") -> list[Series]:
+    return [
+        Series(i, "entsoe", "load_actual", "DE_LU", {"psr_type": f"B{i:02d}"}, "MW", resolution)
+        for i in range(1, n + 1)
+    ]
+
+
+def test_short_series_are_grouped_into_chunks() -> None:
+    query = DataQuery(get_dataset("load_actual"), series(10), T0, T0 + timedelta(days=1))
+    chunks = plan_chunks(query, chunk_rows=300)  # 96 rows per series: 3 fit in a chunk
+    assert [c.series_ids for c in chunks] == [(1, 2, 3), (4, 5, 6), (7, 8, 9), (10,)]
+    assert all((c.start, c.end) == (query.start, query.end) for c in chunks)
+
+
+def test_a_long_series_is_split_in_time_but_a_resampled_one_is_not() -> None:
+    query = DataQuery(get_dataset("load_actual"), series(2), T0, T0 + timedelta(days=10))
+    chunks = plan_chunks(query, chunk_rows=300)  # 960 rows per series: 4 windows each
+    assert [c.series_ids for c in chunks] == [(1,)] * 4 + [(2,)] * 4
+    assert chunks[0].start == T0
+    assert chunks[3].end == query.end
+    assert all(a.end == b.start for a, b in itertools.pairwise(chunks[:4]))
+    hourly = DataQuery(
+        get_dataset("load_actual"),
+        series(2),
+        T0,
+        T0 + timedelta(days=100),
+        resample=parse_bucket("1h"),
+    )
+    assert [c.series_ids for c in plan_chunks(hourly, chunk_rows=300)] == [(1,), (2,)]
+
+
+def test_a_cursor_skips_earlier_series_and_moves_the_start_of_its_own() -> None:
+    resume = T0 + timedelta(hours=5)
+    query = DataQuery(
+        get_dataset("load_actual"), series(4), T0, T0 + timedelta(days=1), cursor=Cursor(2, resume)
+    )
+    chunks = plan_chunks(query, chunk_rows=10_000)
+    assert [(c.series_ids, c.start) for c in chunks] == [((2,), resume), ((3, 4), T0)]
+
+
+@given(st.integers(min_value=1, max_value=10**7), st.integers(min_value=0, max_value=10**15))
+def test_cursors_round_trip(series_id: int, micros: int) -> None:
+    cursor = Cursor(series_id, datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros))
+    assert Cursor.decode(cursor.encode()) == cursor
+
+
+@pytest.mark.parametrize("text", ["", "abc", "djIuMS4y", "!!!", "djEuYS5i"])
+def test_bad_cursors_are_input_errors(text: str) -> None:
+    with pytest.raises(InputError, match="invalid cursor"):
+        Cursor.decode(text)
+
+
+def test_times_are_rfc3339_in_utc_or_with_the_zone_offset() -> None:
+    column = pa.array(
+        [T0, datetime(2024, 3, 31, 1, 0, tzinfo=UTC), None, T0 + timedelta(microseconds=5)], TS
+    )
+    assert format_times(column, None).to_pylist() == [
+        "2024-01-01T00:00:00Z",
+        "2024-03-31T01:00:00Z",
+        None,
+        "2024-01-01T00:00:00.000005Z",
+    ]
+    assert format_times(column[:3], "Europe/Berlin").to_pylist() == [
+        "2024-01-01T01:00:00+01:00",
+        "2024-03-31T03:00:00+02:00",  # after the spring-forward gap
+        None,
+    ]
+    assert format_times(column[:1], "America/St_Johns").to_pylist() == ["2023-12-31T20:30:00-03:30"]
+
+
+def test_json_rows_are_valid_json_with_nulls_for_missing_and_non_finite() -> None:
+    only = series(1, "PT60M")
+    query = DataQuery(get_dataset("load_actual"), only, T0, T0 + timedelta(hours=4))
+    values = [1.5, None, float("nan"), float("inf")]
+    table = pa.table(
+        {
+            "series_id": pa.array([1] * 4, pa.int64()),
+            "interval_start": pa.array([T0 + timedelta(hours=i) for i in range(4)], TS),
+            "interval_end": pa.array([T0 + timedelta(hours=i + 1) for i in range(4)], TS),
+            "value": pa.array(values, pa.float64()),
+            "flags": pa.array([0, 0, 1, 1], pa.int32()),
+        }
+    )
+    body = b"".join(encode(Layout(query), "json", [table]))
+    rows = json.loads(body)["data"]
+    assert [r["value"] for r in rows] == [1.5, None, None, None]
+    assert rows[0] == {
+        "interval_start": "2024-01-01T00:00:00Z",
+        "interval_end": "2024-01-01T01:00:00Z",
+        "value": 1.5,
+        "flags": 0,
+        "dataset": "load_actual",
+        "area": "DE_LU",
+        "unit": "MW",
+        "resolution": "PT60M",
+        "psr_type": "B01",
+    }
+
+
+def test_attributes_with_quotes_are_escaped() -> None:
+    odd = [Series(1, "entsoe", "load_actual", 'A"B', {"resource": "x\\y\n"}, None, "PT60M")]
+    query = DataQuery(get_dataset("load_actual"), odd, T0, T0 + timedelta(hours=1))
+    table = pa.table(
+        {
+            "series_id": pa.array([1], pa.int64()),
+            "interval_start": pa.array([T0], TS),
+            "interval_end": pa.array([T0 + timedelta(hours=1)], TS),
+            "value": pa.array([1.0]),
+            "flags": pa.array([0], pa.int32()),
+        }
+    )
+    (row,) = json.loads(b"".join(encode(Layout(query), "json", [table])))["data"]
+    assert (row["area"], row["resource"], row["unit"]) == ('A"B', "x\\y\n", None)
