@@ -22,9 +22,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gridvault.cli.parse",
     "gridvault.cli.data",
     "gridvault.cli.collect",
+    "gridvault.cli.coverage",
+    "gridvault.cli.backfill",
     "gridvault.cli.emulator",
     "gridvault.cli.serve",
     "gridvault.cli.keys",
+    "gridvault.cli.run",
+    "gridvault.cli.status",
+    "gridvault.cli.reparse",
 )
 
 

@@ -2,22 +2,113 @@
 
 Each check sets a bit of :class:`gridvault.store.model.Quality` on the rows it doubts; the
 values are stored anyway so a user can see (and filter) what was doubted and why.
+
+* ``OUT_OF_RANGE``: outside the dataset's plausible range (catalog ``plausible_min/max``;
+  negative prices are plausible, a negative load is not).
+* ``FLAT_LINE``: :data:`FLAT_LINE_RUN` or more identical consecutive non-zero values of an
+  actual series (a stuck meter or a copied-forward value).
+* ``DUPLICATE_IN_DOCUMENT``: the same series and interval start twice in one document
+  (both rows are flagged; the store keeps the last).
+* ``UNEXPECTED_RESOLUTION``: a resolution the dataset is not published in
+  (:data:`EXPECTED_RESOLUTIONS`), an SDAC day-ahead price (auction sequence 1) whose market
+  time unit does not fit its delivery day (60 minutes before :data:`SDAC_15MIN_FROM`,
+  15 minutes from then on), or a series that turns *coarser* later in the same document
+  (ENTSO-E market time units only ever became finer).
+* ``FUTURE_ACTUAL``: an actual value for an interval that has not started yet.
+
+Every check is a function of the document (and ``now``), never of what the store holds,
+so ingesting the same document twice gives the same flags and costs no write.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gridvault.entsoe.areas import lookup_area
 from gridvault.entsoe.catalog import Dataset
+from gridvault.errors import InputError
 from gridvault.pipeline.series_map import MappedBatch, _datasets
-from gridvault.store.model import Quality
+from gridvault.store.model import Quality, SeriesKey
+from gridvault.timegrid import parse_resolution, zone
 
 #: A flat line: this many identical consecutive non-zero values of an actual series.
 FLAT_LINE_RUN = 24
+
+_MTU = frozenset({"PT15M", "PT30M", "PT60M"})
+
+#: The resolutions each dataset is published in; rows in another one are flagged. Datasets
+#: not listed are not checked (their documents vary too much across areas to doubt one).
+EXPECTED_RESOLUTIONS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        (
+            "load_actual",
+            "load_forecast_day_ahead",
+            "generation_actual_per_type",
+            "generation_actual_per_unit",
+            "generation_forecast_day_ahead",
+            "wind_solar_forecast_day_ahead",
+            "wind_solar_forecast_intraday",
+            "wind_solar_forecast_current",
+            "day_ahead_prices",
+            "intraday_auction_prices",
+            "net_positions",
+            "physical_flows",
+            "scheduled_exchanges",
+            "ntc_day_ahead",
+            "imbalance_prices",
+            "imbalance_volumes",
+            "balancing_energy_prices",
+        ),
+        _MTU,
+    ),
+    "load_forecast_week_ahead": frozenset({"P1D"}),
+    "load_forecast_month_ahead": frozenset({"P7D"}),
+    "load_forecast_year_ahead": frozenset({"P7D"}),
+    "installed_capacity_per_type": frozenset({"P1Y"}),
+    "installed_capacity_per_unit": frozenset({"P1Y"}),
+    "hydro_reservoir_filling": frozenset({"P7D"}),
+}
+
+#: SDAC (the single day-ahead coupling, auction sequence 1) moved from a 60- to a 15-minute
+#: market time unit for delivery days from this date (local time of the bidding zone).
+SDAC_15MIN_FROM = date(2025, 10, 1)
+#: Bidding zones whose day-ahead prices do not come from SDAC (their own auctions keep
+#: their own market time unit), so the SDAC rule does not apply to them.
+NOT_SDAC = frozenset(
+    {
+        "AL",
+        "AM",
+        "AZ",
+        "BA",
+        "BY",
+        "CH",
+        "GB",
+        "GB_IFA",
+        "GB_IFA2",
+        "GB_ELECLINK",
+        "GB_NIR",
+        "GE",
+        "IE_SEM",
+        "MD",
+        "ME",
+        "MK",
+        "RS",
+        "RU",
+        "RU_KGD",
+        "TR",
+        "UA",
+        "UA_IPS",
+        "UA_BEI",
+        "UA_DOBTPP",
+        "UK",
+        "XK",
+    }
+)
 
 
 def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
@@ -31,6 +122,7 @@ def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
     key_index = mapped.key_index.to_numpy()
     value = values["value"].to_numpy(zero_copy_only=False).astype(float)
     starts = values["interval_start"].cast(pa.int64()).to_numpy()
+    resolutions = _row_resolutions(values)
     datasets = _datasets()
     for position, key in enumerate(mapped.keys):
         rows = np.flatnonzero(key_index == position)
@@ -47,6 +139,9 @@ def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
             future = starts[rows] > int(now.timestamp() * 1_000_000)
             flags[rows[future]] |= Quality.FUTURE_ACTUAL
             flags[rows[_flat_runs(series_values, starts[rows])]] |= Quality.FLAT_LINE
+        if resolutions is not None:
+            unexpected = _unexpected_resolution(key, resolutions[rows], starts[rows])
+            flags[rows[unexpected]] |= Quality.UNEXPECTED_RESOLUTION
     # The same series and start twice in one document: keep both, flag both.
     combined = pa.table({"k": mapped.key_index, "s": values["interval_start"]})
     counts = combined.group_by(["k", "s"]).aggregate([("k", "count")])
@@ -57,6 +152,71 @@ def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
         )
         flags[joined["_row"].to_numpy()] |= Quality.DUPLICATE_IN_DOCUMENT
     return pa.array(flags, pa.int32())
+
+
+def _row_resolutions(values: pa.Table) -> np.ndarray | None:
+    """Per row, the resolution as canonical ISO text ('' when unreadable), or None."""
+    if "resolution" not in values.column_names:
+        return None
+    texts = pc.fill_null(values["resolution"].cast(pa.string()), "")
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    encoded = texts.dictionary_encode()
+    canonical = np.array([_canonical(t) for t in encoded.dictionary.to_pylist()], dtype=object)
+    positions: np.ndarray = encoded.indices.to_numpy(zero_copy_only=False)
+    result: np.ndarray = canonical[positions]
+    return result
+
+
+@cache
+def _canonical(text: str) -> str:
+    try:
+        return parse_resolution(text).iso
+    except InputError:
+        return ""
+
+
+@cache
+def _nominal_seconds(iso: str) -> float:
+    return parse_resolution(iso).nominal.total_seconds() if iso else np.inf
+
+
+@cache
+def _sdac_switch_us(area: str) -> int | None:
+    """The first instant of the 15-minute SDAC MTU in ``area``, in µs since the epoch."""
+    if area in NOT_SDAC:
+        return None
+    try:
+        tz = zone(lookup_area(area).tz)
+    except InputError:
+        return None
+    first = datetime(
+        SDAC_15MIN_FROM.year, SDAC_15MIN_FROM.month, SDAC_15MIN_FROM.day, tzinfo=tz
+    ).astimezone(UTC)
+    return int(first.timestamp()) * 1_000_000
+
+
+def _unexpected_resolution(key: SeriesKey, isos: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Boolean mask over the rows of one series (see the module doc for the rules)."""
+    unexpected = isos == ""
+    allowed = EXPECTED_RESOLUTIONS.get(key.dataset)
+    if allowed is not None:
+        unexpected |= ~np.isin(isos, list(allowed))
+    if key.dataset == "day_ahead_prices" and key.dimensions.get("sequence") == "1":
+        switch = _sdac_switch_us(key.area)
+        if switch is not None:
+            before = starts < switch
+            unexpected |= before & (isos != "PT60M")
+            unexpected |= ~before & (isos != "PT15M")
+    # Coarser than an earlier row of the same series in this document.
+    order = np.argsort(starts, kind="stable")
+    seconds = np.array([_nominal_seconds(iso) for iso in isos[order]], dtype=float)
+    if seconds.size > 1:
+        finest_before = np.minimum.accumulate(np.concatenate([[np.inf], seconds[:-1]]))
+        regressed = np.zeros(seconds.size, dtype=bool)
+        regressed[order] = seconds > finest_before
+        unexpected |= regressed
+    return np.asarray(unexpected, dtype=bool)
 
 
 def _flat_runs(series_values: np.ndarray, starts: np.ndarray) -> np.ndarray:
