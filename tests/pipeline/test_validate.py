@@ -13,10 +13,11 @@ import pytest
 from gridvault.demo import ENTSOE_DIR
 from gridvault.pipeline.ingest import ingest_payload, parse_entsoe
 from gridvault.pipeline.series_map import map_values
-from gridvault.pipeline.validate import FLAT_LINE_RUN, validate
+from gridvault.pipeline.validate import FLAT_LINE_HOURS, validate
 from gridvault.store import Store
 from gridvault.store.model import Quality
 
+FLAT_LINE_RUN = FLAT_LINE_HOURS * 4  # quarter-hours of the NL load document
 LATER = datetime(2026, 6, 1, tzinfo=UTC)
 
 
@@ -90,6 +91,9 @@ def test_flat_lines_of_actual_data() -> None:
         )
         == 0
     )
+    # Generation may legitimately stand still (a nuclear unit at full output): not checked.
+    generation = raw("A75_A16_generation_per_type_NL_2024-09-02")
+    assert count(flags_of(generation), Quality.FLAT_LINE) == 0
     zeros = dict.fromkeys(range(40), "0")
     assert (
         count(

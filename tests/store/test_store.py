@@ -332,3 +332,19 @@ def test_last_changed_moves_only_when_values_change(store: Store) -> None:
     assert store.last_changed([sid]) == t1
     store.upsert_observations(batch(sid, T0, [2.0]), known_at=t3)
     assert store.last_changed([sid]) == t3
+
+
+def test_resolution_follows_the_newest_data_only(store: Store) -> None:
+    quarter = SeriesKey(
+        "entsoe", "day_ahead_prices", "ES", {"measure": "price"}, "EUR/MWh", "PT15M"
+    )
+    (sid,) = store.ensure_series([quarter])
+    store.upsert_observations(batch(sid, datetime(2025, 10, 1, tzinfo=UTC), [1.0], step=Q))
+    hourly = SeriesKey("entsoe", "day_ahead_prices", "ES", {"measure": "price"}, "EUR/MWh", "PT60M")
+    assert store.ensure_series([hourly]) == [sid]
+    # Old hourly data arriving later does not make the series hourly again...
+    assert not store.note_resolution(sid, "PT60M", datetime(2025, 9, 30, 21, tzinfo=UTC))
+    assert store.find_series(series_ids=[sid])[0].resolution == "PT15M"
+    # ...newer data in another resolution does.
+    assert store.note_resolution(sid, "PT30M", datetime(2025, 10, 2, tzinfo=UTC))
+    assert store.find_series(series_ids=[sid])[0].resolution == "PT30M"

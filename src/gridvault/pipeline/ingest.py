@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from gridvault.errors import ParseError
 from gridvault.logs import get_logger
-from gridvault.pipeline.series_map import SOURCE, map_values, observations
+from gridvault.pipeline.series_map import SOURCE, MappedBatch, map_values, observations
 from gridvault.pipeline.validate import validate
 from gridvault.store import Store, UpsertResult
 
@@ -85,8 +85,22 @@ def store_values(
         results[dataset] = results.get(dataset, UpsertResult()) + store.upsert_observations(
             subset, known_at=known_at
         )
+    _note_resolutions(store, mapped, ids)
     flagged = int(np.count_nonzero(flags.to_numpy()))
     return results, flagged
+
+
+def _note_resolutions(store: Store, mapped: MappedBatch, ids: list[int]) -> None:
+    """Move each series' resolution to its newest data's (e.g. the 15-minute MTU switch)."""
+    starts = mapped.values["interval_start"]
+    index = mapped.key_index.to_numpy()
+    for position, (key, series_id) in enumerate(zip(mapped.keys, ids, strict=True)):
+        if not key.resolution:
+            continue
+        rows = np.flatnonzero(index == position)
+        latest = pc.max(starts.take(pa.array(rows))).as_py()
+        if latest is not None:
+            store.note_resolution(series_id, key.resolution, latest)
 
 
 def ingest_payload(

@@ -5,8 +5,10 @@ values are stored anyway so a user can see (and filter) what was doubted and why
 
 * ``OUT_OF_RANGE``: outside the dataset's plausible range (catalog ``plausible_min/max``;
   negative prices are plausible, a negative load is not).
-* ``FLAT_LINE``: :data:`FLAT_LINE_RUN` or more identical consecutive non-zero values of an
-  actual series (a stuck meter or a copied-forward value).
+* ``FLAT_LINE``: the same non-zero value for :data:`FLAT_LINE_HOURS` hours or more in a
+  dataset where that cannot be real (:data:`FLAT_LINE_DATASETS`: a country's load never
+  holds still for hours; a nuclear unit or a saturated interconnector may, so generation
+  and flows are not checked) — a stuck meter or a copied-forward value.
 * ``DUPLICATE_IN_DOCUMENT``: the same series and interval start twice in one document
   (both rows are flagged; the store keeps the last).
 * ``UNEXPECTED_RESOLUTION``: a resolution the dataset is not published in
@@ -36,8 +38,10 @@ from gridvault.pipeline.series_map import MappedBatch, _datasets
 from gridvault.store.model import Quality, SeriesKey
 from gridvault.timegrid import parse_resolution, zone
 
-#: A flat line: this many identical consecutive non-zero values of an actual series.
-FLAT_LINE_RUN = 24
+#: A flat line: the same non-zero value for this long (hours) ...
+FLAT_LINE_HOURS = 6
+#: ... in these datasets, whose values never legitimately stand still that long.
+FLAT_LINE_DATASETS = frozenset({"load_actual"})
 
 _MTU = frozenset({"PT15M", "PT30M", "PT60M"})
 
@@ -138,7 +142,9 @@ def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
         if dataset.kind == "actual":
             future = starts[rows] > int(now.timestamp() * 1_000_000)
             flags[rows[future]] |= Quality.FUTURE_ACTUAL
-            flags[rows[_flat_runs(series_values, starts[rows])]] |= Quality.FLAT_LINE
+        if dataset.name in FLAT_LINE_DATASETS:
+            ends = values["interval_end"].cast(pa.int64()).to_numpy()[rows]
+            flags[rows[_flat_runs(series_values, starts[rows], ends)]] |= Quality.FLAT_LINE
         if resolutions is not None:
             unexpected = _unexpected_resolution(key, resolutions[rows], starts[rows])
             flags[rows[unexpected]] |= Quality.UNEXPECTED_RESOLUTION
@@ -219,18 +225,18 @@ def _unexpected_resolution(key: SeriesKey, isos: np.ndarray, starts: np.ndarray)
     return np.asarray(unexpected, dtype=bool)
 
 
-def _flat_runs(series_values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Positions inside runs of >= FLAT_LINE_RUN identical non-zero values (time order)."""
-    if series_values.size < FLAT_LINE_RUN:
+def _flat_runs(series_values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Positions inside runs of one non-zero value lasting >= FLAT_LINE_HOURS (time order)."""
+    if series_values.size < 2:
         return np.zeros(0, dtype=np.int64)
     order = np.argsort(starts, kind="stable")
     ordered = series_values[order]
-    same = np.concatenate([[False], (ordered[1:] == ordered[:-1]) & (ordered[1:] != 0)])
-    flagged: list[int] = []
-    run_start = 0
-    for i in range(1, ordered.size + 1):
-        if i == ordered.size or not same[i]:
-            if i - run_start >= FLAT_LINE_RUN:
-                flagged.extend(range(run_start, i))
-            run_start = i
-    return order[np.array(flagged, dtype=np.int64)] if flagged else np.zeros(0, dtype=np.int64)
+    # A new run starts where the value changes (NaN never equals itself: nulls break runs).
+    breaks = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    run_id = np.cumsum(breaks) - 1
+    first = np.flatnonzero(breaks)
+    last = np.concatenate([first[1:], [ordered.size]]) - 1
+    duration_us = ends[order][last] - starts[order][first]
+    long_runs = (duration_us >= FLAT_LINE_HOURS * 3_600_000_000) & (ordered[first] != 0)
+    flagged: np.ndarray = order[long_runs[run_id]]
+    return flagged

@@ -156,17 +156,30 @@ class Store(ABC):
             missing = [n for n in unique if n not in found]
             if missing:
                 found.update(self._series_ids(db, missing))
-            # Keep unit/resolution current: the resolution of a series can change (15-min MTU).
+            # A new series takes the key's unit and resolution; an existing one keeps its
+            # resolution until newer data says otherwise (see note_resolution): a backfill
+            # of old hourly data must not turn a 15-minute series hourly again.
             for natural, key in unique.items():
                 if key.resolution or key.unit:
                     db.execute(
-                        "UPDATE series SET resolution = coalesce(?, resolution), "
-                        "unit = coalesce(?, unit) WHERE series_id = ? AND "
-                        "(resolution IS DISTINCT FROM coalesce(?, resolution) OR "
-                        "unit IS DISTINCT FROM coalesce(?, unit))",
-                        (key.resolution, key.unit, found[natural], key.resolution, key.unit),
+                        "UPDATE series SET resolution = coalesce(resolution, ?), "
+                        "unit = coalesce(unit, ?) WHERE series_id = ? AND "
+                        "(resolution IS NULL OR unit IS NULL)",
+                        (key.resolution, key.unit, found[natural]),
                     )
         return [found[key.natural_key] for key in keys]
+
+    def note_resolution(self, series_id: int, resolution: str, latest_start: datetime) -> bool:
+        """Set a series' resolution from data up to ``latest_start`` if nothing newer is stored
+        (the resolution of a series is the one of its newest data). True when it changed."""
+        with self.session(write=True) as db:
+            rows = db.fetchall(
+                "UPDATE series SET resolution = ? WHERE series_id = ? AND "
+                "resolution IS DISTINCT FROM ? AND NOT EXISTS (SELECT 1 FROM observations "
+                "WHERE series_id = ? AND interval_start > ?) RETURNING series_id",
+                (resolution, int(series_id), resolution, int(series_id), utc(latest_start)),
+            )
+        return bool(rows)
 
     def _series_ids(
         self, db: Session, naturals: list[tuple[str, str, str, str]]
