@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +14,11 @@ from gridvault.api.server import is_loopback, uvicorn_config
 from gridvault.api.state import ApiOptions, BackgroundService
 from gridvault.cli.common import services
 from gridvault.errors import GridvaultError, InputError
+from gridvault.pipeline.collect import check_token
+from gridvault.schedule.config import load_schedule
+from gridvault.schedule.scheduler import Scheduler
+from gridvault.settings import Settings
+from gridvault.store import Store
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -25,6 +31,18 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise GridvaultError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     return sock
+
+
+def _scheduler(settings: Settings, store: Store, path: Path | None) -> list[BackgroundService]:
+    """The embedded scheduler, or nothing (with the reason) when it cannot fetch."""
+    config = load_schedule(path)  # a broken schedule file stops here, clearly
+    try:
+        check_token(settings)
+    except GridvaultError as exc:
+        typer.echo(f"scheduler off: {exc}", err=True)
+        return []
+    typer.echo(f"scheduler on: {len(config.jobs)} job(s) from {config.source}")
+    return [Scheduler(settings, store, config)]
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +69,19 @@ def register(app: typer.Typer) -> None:
                 min=1, help="Requests per minute per API key (a key may carry its own limit)."
             ),
         ] = 600,
+        scheduler: Annotated[
+            bool | None,
+            typer.Option(
+                "--scheduler/--no-scheduler",
+                help="Run the collection schedule in this process (default: on with the "
+                "embedded DuckDB store, where only this process may write; with PostgreSQL "
+                "run `gridvault run` separately).",
+            ),
+        ] = None,
+        schedule: Annotated[
+            Path | None,
+            typer.Option(help="Schedule file (TOML); default: the shipped schedule."),
+        ] = None,
     ) -> None:
         """Serve the REST API under /v1 (OpenAPI docs at /docs, metrics at /metrics).
 
@@ -66,9 +97,9 @@ def register(app: typer.Typer) -> None:
         svc = services(ctx)
         store = svc.store  # open (and migrate) now: a bad database fails here, clearly
         sock = _listen(host, port)
-        # Embedded mode runs the background services (the scheduler) in this process: they
-        # join `background` here when that piece lands.
         background: list[BackgroundService] = []
+        if scheduler if scheduler is not None else store.backend == "duckdb":
+            background.extend(_scheduler(svc.settings, store, schedule))
         api = create_app(
             svc,
             auth=not no_auth,
