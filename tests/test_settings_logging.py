@@ -91,7 +91,7 @@ def test_library_logs_through_stdlib_are_rendered_and_redacted() -> None:
         "from gridvault.logs import configure_logging, register_secret\n"
         "configure_logging('INFO', 'json')\n"
         "register_secret('tok-555555')\n"
-        "logging.getLogger('httpx2').info('HTTP Request: GET %s', "
+        "logging.getLogger('httpx2').warning('HTTP Request: GET %s', "
         "'https://x/api?securityToken=tok-555555&a=1')\n"
     )
     done = subprocess.run(

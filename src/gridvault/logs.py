@@ -87,6 +87,9 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         root.removeHandler(old_handler)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # One line per HTTP request from the client library is noise at INFO; warnings stay.
+    for noisy in ("httpx2", "httpcore2", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

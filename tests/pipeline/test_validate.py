@@ -172,3 +172,26 @@ def test_flagged_values_are_stored_with_their_flags(store: Store) -> None:
     # Ingesting the same document again: same flags, nothing written.
     again = ingest_payload(store, data, name="prices.xml")
     assert again.total.unchanged == 24
+
+
+def test_emulator_documents_are_flagged_synthetic() -> None:
+    from datetime import timedelta
+
+    from gridvault.emulator import EmulatorConfig, running_emulator
+    from gridvault.entsoe.catalog import get_dataset, request_params
+
+    start = datetime(2024, 9, 1, 22, tzinfo=UTC)
+    params = request_params(
+        get_dataset("load_actual"), "NL", None, start, start + timedelta(days=1)
+    )
+    import urllib.parse
+    import urllib.request
+
+    with running_emulator(EmulatorConfig(token="t", synthetic=True)) as emu:  # noqa: S106
+        query = urllib.parse.urlencode({**params, "securityToken": "t"})
+        with urllib.request.urlopen(f"{emu.base_url}?{query}", timeout=30) as response:  # noqa: S310 - loopback
+            body = response.read()
+    synthetic = flags_of(body)
+    assert synthetic.size == 96
+    assert count(synthetic, Quality.SYNTHETIC) == 96
+    assert count(flags_of(raw("A65_A16_actual_load_NL_2024-09-02")), Quality.SYNTHETIC) == 0

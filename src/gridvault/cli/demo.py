@@ -1,24 +1,46 @@
 """``gridvault demo``: the offline demo on the embedded store.
 
-It imports the bundled real data (28 ENTSO-E API responses, FI/SK website CSV exports)
-through the same pipeline as live collection, then reads some of it back: coverage of the
-FI day-ahead prices, monthly OHLC, a DST day. Running it again is idempotent and says so.
+1. Imports the bundled real data (28 ENTSO-E API responses, FI/SK website CSV exports)
+   through the same pipeline as live collection and reads some of it back (coverage of the
+   FI day-ahead prices with their real gaps, yearly OHLC, the first 15-minute SDAC day).
+   Running it again is idempotent and says so.
+2. Unless ``--no-serve``: starts the ENTSO-E emulator on loopback (synthetic documents,
+   marked ``SYNTHETIC-`` in their mRID), the scheduler with the demo schedule against it so
+   data keeps arriving, and serves the API and dashboard on 127.0.0.1 without keys.
+
+The demo keeps its own DuckDB file (``demo.duckdb`` in the data directory) unless
+GRIDVAULT_DATABASE_URL is set, so synthetic data never mixes into a real store by accident.
 """
 
 from __future__ import annotations
 
+import secrets
+import socket
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Annotated
 
 import typer
+import uvicorn
+from pydantic import SecretStr
 
+from gridvault.api.app import create_app
+from gridvault.api.server import uvicorn_config
 from gridvault.cli.common import services
 from gridvault.demo import ENTSOE_DIR, TIMESERIES_DIR
+from gridvault.emulator import EmulatorConfig, running_emulator
+from gridvault.logs import register_secret
 from gridvault.pipeline.files import input_files
 from gridvault.pipeline.ingest import ingest_payload
 from gridvault.query import QuerySpec, run_query
+from gridvault.schedule.config import parse_schedule
+from gridvault.schedule.scheduler import Scheduler
+from gridvault.services import Services
+from gridvault.settings import default_data_dir, load_settings
 from gridvault.store import UpsertResult
 from gridvault.timegrid import zone
+
+DEMO_SCHEDULE = resources.files("gridvault.schedule").joinpath("demo.toml")
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +48,21 @@ def register(app: typer.Typer) -> None:
     def demo(
         ctx: typer.Context,
         quiet: Annotated[bool, typer.Option(help="Only the summary lines.")] = False,
+        serve: Annotated[
+            bool,
+            typer.Option(
+                "--serve/--no-serve",
+                help="After loading, serve the API and dashboard with emulator-fed collection.",
+            ),
+        ] = True,
+        port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 8000,
     ) -> None:
-        """Load the bundled real data into the store and show what it holds (offline)."""
+        """The offline demo: load the bundled real data, then serve it (API + dashboard) while
+        a scheduler keeps collecting from the built-in ENTSO-E emulator. Ctrl-C stops it."""
+        if "database_url" not in load_settings().model_fields_set:
+            ctx.find_root().meta["settings_overrides"] = {
+                "database_url": "duckdb:///" + str(default_data_dir() / "demo.duckdb").lstrip("/")
+            }
         svc = services(ctx)
         store = svc.store
         echo = typer.echo
@@ -104,10 +139,50 @@ def register(app: typer.Typer) -> None:
                 f"ES day-ahead prices on the first 15-minute SDAC day: {es.num_rows} values in the "
                 f"first two hours ({es['resolution'][0].as_py()})"
             )
-        echo("try: gridvault query day_ahead_prices --area FI --start 2019-10-27 --end 2019-10-28")
+        if not serve:
+            echo(
+                "try: gridvault query day_ahead_prices --area FI --start 2019-10-27 --end 2019-10-28"
+            )
+            return
+        _serve_demo(svc, port)
 
 
 def _where(url: str) -> str:
     from gridvault.store.postgres_store import redact_url  # noqa: PLC0415
 
     return redact_url(url)
+
+
+def _serve_demo(svc: Services, port: int) -> None:
+    """Emulator + scheduler + API/dashboard in this process until Ctrl-C."""
+    token = secrets.token_urlsafe(16)
+    config = EmulatorConfig(token=token, synthetic=True, data_dir=ENTSOE_DIR)
+    with running_emulator(config) as emulator:
+        settings = svc.settings.model_copy(
+            update={"entsoe_base_url": emulator.base_url, "entsoe_token": SecretStr(token)}
+        )
+        register_secret(token)
+        schedule = parse_schedule(DEMO_SCHEDULE.read_text("utf-8"), source="demo.toml (built in)")
+        scheduler = Scheduler(settings, svc.store, schedule)
+        api = create_app(svc, auth=False, background=[scheduler])
+        sock = socket.socket(socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))  # the asked port is busy: any free one
+        sock.listen(128)  # accept (queue) connections from the moment the URL is printed
+        bound = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{bound}"
+        typer.echo(
+            f"emulator: {emulator.base_url} (synthetic ENTSO-E data); scheduler: "
+            f"{len(schedule.jobs)} demo jobs collecting into the store\n"
+            f"dashboard: {url}/   API: {url}/v1/datasets   docs: {url}/docs   "
+            f"metrics: {url}/metrics\n"
+            "authentication is OFF for the demo (loopback only). Ctrl-C stops it."
+        )
+        server = uvicorn.Server(uvicorn_config(api, "127.0.0.1", bound, log_level="warning"))
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()

@@ -17,6 +17,7 @@ values are stored anyway so a user can see (and filter) what was doubted and why
   15 minutes from then on), or a series that turns *coarser* later in the same document
   (ENTSO-E market time units only ever became finer).
 * ``FUTURE_ACTUAL``: an actual value for an interval that has not started yet.
+* ``SYNTHETIC``: the document came from the emulator (mRID ``SYNTHETIC-…``).
 
 Every check is a function of the document (and ``now``), never of what the store holds,
 so ingesting the same document twice gives the same flags and costs no write.
@@ -148,6 +149,10 @@ def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
         if resolutions is not None:
             unexpected = _unexpected_resolution(key, resolutions[rows], starts[rows])
             flags[rows[unexpected]] |= Quality.UNEXPECTED_RESOLUTION
+    # Emulator output is data, but never real: mark it wherever it ends up.
+    if "document_mrid" in values.column_names:
+        synthetic = pc.fill_null(pc.starts_with(values["document_mrid"], "SYNTHETIC-"), False)
+        flags[synthetic.to_numpy(zero_copy_only=False)] |= Quality.SYNTHETIC
     # The same series and start twice in one document: keep both, flag both.
     combined = pa.table({"k": mapped.key_index, "s": values["interval_start"]})
     counts = combined.group_by(["k", "s"]).aggregate([("k", "count")])
