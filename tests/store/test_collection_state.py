@@ -93,3 +93,32 @@ def test_schedule_state_survives(store: Store) -> None:
     assert state.last_started_at == D2
     assert state.last_finished_at == D1 + timedelta(seconds=5)
     assert state.last_outcome == "ok"
+
+
+@pytest.mark.postgres
+def test_concurrent_first_records_do_not_collide(pg_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gridvault.store.postgres_store import PostgresStore
+
+    with PostgresStore(pg_url, pool_size=8) as pg:
+
+        def write(i: int) -> None:
+            record_window(
+                pg,
+                dataset="load_actual",
+                area="NL",
+                window_start=D1 + timedelta(hours=i % 3),
+                window_end=D2,
+                outcome="data",
+                inserted=1,
+                http_status=200,
+            )
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(write, range(24)))
+        (status,) = statuses(pg, dataset="load_actual")
+        assert status.requests == 24
+        assert status.points_inserted == 24
+        assert status.status_codes == {"200": 24}
+        assert sum(w.attempts for w in window_outcomes(pg, dataset="load_actual")) == 24

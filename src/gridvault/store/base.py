@@ -598,7 +598,7 @@ class Store(ABC):
         clean_request = scrub_request(request)
         with self.session(write=True) as db:
             if not db.fetchall("SELECT 1 FROM payloads WHERE sha256 = ?", (digest,)):
-                compressed = zstandard.ZstdCompressor(level=9).compress(body)
+                compressed = zstandard.ZstdCompressor(level=3).compress(body)
                 db.execute(
                     "INSERT INTO payloads (sha256, codec, size, stored_size, body, first_seen) "
                     "VALUES (?, 'zstd', ?, ?, ?, ?) ON CONFLICT DO NOTHING",

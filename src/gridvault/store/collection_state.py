@@ -110,53 +110,51 @@ def record_window(
     success = outcome != "failed"
     key = (source, dataset, area, area_to or "")
     with store.session(write=True) as db:
-        existing = db.fetchall(
-            "SELECT attempts FROM fetch_windows WHERE source = ? AND dataset = ? AND area = ? "
-            "AND area_to = ? AND window_start = ? AND window_end = ?",
-            (*key, utc(window_start), utc(window_end)),
+        # Insert-if-absent, then update: concurrent first writers of one window or one
+        # dataset/area (several backfill workers) meet in ON CONFLICT, not in an error,
+        # and the UPDATEs lock the row, so no counter increment is lost.
+        db.execute(
+            "INSERT INTO fetch_windows (source, dataset, area, area_to, window_start, "
+            "window_end, outcome, points, http_status, last_error, attempts, fetched_at, "
+            "last_success_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, 0, ?, NULL) "
+            "ON CONFLICT DO NOTHING",
+            (*key, utc(window_start), utc(window_end), outcome, now),
         )
-        if existing:
-            db.execute(
-                "UPDATE fetch_windows SET outcome = CASE WHEN ? THEN ? ELSE "
-                "CASE WHEN last_success_at IS NULL THEN ? ELSE outcome END END, "
-                "points = CASE WHEN ? THEN ? ELSE points END, http_status = ?, last_error = ?, "
-                "attempts = attempts + 1, fetched_at = ?, "
-                "last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
-                "WHERE source = ? AND dataset = ? AND area = ? AND area_to = ? "
-                "AND window_start = ? AND window_end = ?",
-                (
-                    success,
-                    outcome,
-                    outcome,
-                    success,
-                    points,
-                    http_status,
-                    error,
-                    now,
-                    success,
-                    now,
-                    *key,
-                    utc(window_start),
-                    utc(window_end),
-                ),
-            )
-        else:
-            db.execute(
-                "INSERT INTO fetch_windows (source, dataset, area, area_to, window_start, "
-                "window_end, outcome, points, http_status, last_error, attempts, fetched_at, "
-                "last_success_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                (
-                    *key,
-                    utc(window_start),
-                    utc(window_end),
-                    outcome,
-                    points,
-                    http_status,
-                    error,
-                    now,
-                    now if success else None,
-                ),
-            )
+        db.execute(
+            "UPDATE fetch_windows SET outcome = CASE WHEN ? THEN ? ELSE "
+            "CASE WHEN last_success_at IS NULL THEN ? ELSE outcome END END, "
+            "points = CASE WHEN ? THEN ? ELSE points END, http_status = ?, last_error = ?, "
+            "attempts = attempts + 1, fetched_at = ?, "
+            "last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
+            "WHERE source = ? AND dataset = ? AND area = ? AND area_to = ? "
+            "AND window_start = ? AND window_end = ?",
+            (
+                success,
+                outcome,
+                outcome,
+                success,
+                points,
+                http_status,
+                error,
+                now,
+                success,
+                now,
+                *key,
+                utc(window_start),
+                utc(window_end),
+            ),
+        )
+        db.execute(
+            "INSERT INTO collection_status (source, dataset, area, area_to) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            key,
+        )
+        # Lock the status row before reading the JSON counters it holds.
+        db.execute(
+            "UPDATE collection_status SET requests = requests WHERE source = ? AND dataset = ? "
+            "AND area = ? AND area_to = ?",
+            key,
+        )
         rows = db.fetchall(
             "SELECT status_codes FROM collection_status WHERE source = ? AND dataset = ? "
             "AND area = ? AND area_to = ?",
@@ -168,11 +166,6 @@ def record_window(
             counted = {http_status: 1}
         for code, count in counted.items():
             codes[str(code)] = codes.get(str(code), 0) + int(count)
-        if not rows:
-            db.execute(
-                "INSERT INTO collection_status (source, dataset, area, area_to) VALUES (?, ?, ?, ?)",
-                key,
-            )
         db.execute(
             "UPDATE collection_status SET last_attempt_at = ?, "
             "last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END, "
