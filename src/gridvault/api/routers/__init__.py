@@ -2,15 +2,24 @@
 templates (metrics labels) are whole paths. ``V1_READ`` need a read key, ``V1_ADMIN`` an admin key; the
 ``/health`` and ``/metrics`` routers are open (probes and scrapers carry no key).
 
-The backfill/scheduler piece adds a ``jobs`` router (``POST /v1/collect``,
-``POST /v1/backfill``, ``GET /v1/jobs``) to ``V1_ADMIN`` (writes) and ``V1_READ`` (listing).
+``jobs``: ``GET /v1/jobs`` (read), ``POST /v1/collect`` and ``POST /v1/backfill`` (admin).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gridvault.api.routers import areas, coverage, data, datasets, health, keys, metrics, updates
+from gridvault.api.routers import (
+    areas,
+    coverage,
+    data,
+    datasets,
+    health,
+    jobs,
+    keys,
+    metrics,
+    updates,
+)
 
 V1_READ: tuple[APIRouter, ...] = (
     datasets.router,
@@ -18,8 +27,9 @@ V1_READ: tuple[APIRouter, ...] = (
     coverage.router,
     areas.router,
     updates.router,
+    jobs.read_router,
 )
-V1_ADMIN: tuple[APIRouter, ...] = (keys.router,)
+V1_ADMIN: tuple[APIRouter, ...] = (keys.router, jobs.admin_router)
 OPEN: tuple[APIRouter, ...] = (health.router, metrics.router)
 
 __all__ = ["OPEN", "V1_ADMIN", "V1_READ"]

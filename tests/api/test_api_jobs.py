@@ -1,0 +1,97 @@
+"""The jobs API over real HTTP: POST /v1/backfill plans and works a range from the emulator,
+GET /v1/jobs shows progress; scopes are enforced; bad requests are 4xx."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gridvault.api.testing import run_api
+from gridvault.emulator import EmulatorConfig, running_emulator
+from gridvault.logs import configure_logging
+from gridvault.services import Services
+from gridvault.settings import Settings
+
+TOKEN = "jobs-api-token"  # noqa: S105 - the emulator's token
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _logging_to_a_live_stream() -> None:
+    configure_logging("WARNING", "json")
+
+
+@pytest.fixture
+def services(duckdb_path: Path) -> Iterator[Services]:
+    with running_emulator(EmulatorConfig(token=TOKEN, synthetic=True, rate_limit=10_000)) as emu:
+        settings = Settings(
+            database_url=f"duckdb:///{duckdb_path}",
+            redis_url=None,
+            entsoe_base_url=emu.base_url,
+            entsoe_token=TOKEN,
+        )
+        with Services(settings) as opened:
+            yield opened
+
+
+def test_backfill_via_api_is_worked_in_the_background(services: Services) -> None:
+    request = {
+        "dataset": "load_actual",
+        "area": ["NL"],
+        "start": "2024-01-01T00:00Z",
+        "end": "2024-01-04T00:00Z",
+    }
+    with run_api(services) as api:
+        refused = api.reader.post("/v1/backfill", json=request)
+        assert refused.status_code == 403
+        created = api.admin.post("/v1/backfill", json=request)
+        assert created.status_code == 202, created.text
+        plan_id = created.json()["plan_id"]
+        assert plan_id
+        deadline = time.monotonic() + 60
+        plan: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            listing = api.reader.get("/v1/jobs", params={"plan_id": plan_id}).json()
+            plan = listing["plans"][0]
+            if plan["progress"] == 1.0:
+                break
+            time.sleep(0.2)
+        assert plan["progress"] == 1.0, plan
+        job = listing["jobs"][0]
+        assert api.reader.get(f"/v1/jobs/{job['job_id']}").json()["state"] == "done"
+        assert api.reader.get("/v1/jobs/999999").status_code == 404
+        data = api.reader.get(
+            "/v1/datasets/load_actual/data",
+            params={"area": "NL", "start": "2024-01-01T00:00Z", "end": "2024-01-04T00:00Z"},
+        ).json()
+        assert len(data["data"]) == 3 * 96
+        again = api.admin.post("/v1/backfill", json=request).json()
+        assert again["chunks"] == 0  # nothing missing any more
+
+
+def test_bad_job_requests_are_4xx(services: Services) -> None:
+    with run_api(services) as api:
+        bad_area = api.admin.post(
+            "/v1/collect",
+            json={
+                "dataset": "load_actual",
+                "area": ["NLX"],
+                "start": "2024-01-01",
+                "end": "2024-01-02",
+            },
+        )
+        assert bad_area.status_code == 400
+        assert "NL" in bad_area.json()["detail"]
+        backwards = api.admin.post(
+            "/v1/backfill",
+            json={
+                "dataset": "load_actual",
+                "area": ["NL"],
+                "start": "2024-01-02",
+                "end": "2024-01-01",
+            },
+        )
+        assert 400 <= backwards.status_code < 500
+        assert api.reader.get("/v1/jobs", params={"state": "sleeping"}).status_code == 400
