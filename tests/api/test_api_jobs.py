@@ -95,3 +95,19 @@ def test_bad_job_requests_are_4xx(services: Services) -> None:
         )
         assert 400 <= backwards.status_code < 500
         assert api.reader.get("/v1/jobs", params={"state": "sleeping"}).status_code == 400
+
+
+def test_coverage_follows_the_15_minute_switch(services: Services) -> None:
+    from gridvault.demo import ENTSOE_DIR
+    from gridvault.pipeline.ingest import ingest_payload
+
+    (document,) = ENTSOE_DIR.glob("A44_day_ahead_prices_ES_*")
+    assert ingest_payload(services.store, document.read_bytes(), name=document.name).ok
+    with run_api(services) as api:
+        answer = api.reader.get(
+            "/v1/datasets/day_ahead_prices/coverage",
+            params={"area": "ES", "start": "2025-09-29", "end": "2025-10-03"},
+        ).json()
+    # Madrid days: two hourly days before the SDAC switch, two quarter-hourly after.
+    assert answer["expected"] == 2 * 24 + 2 * 96
+    assert answer["completeness"] == 1.0

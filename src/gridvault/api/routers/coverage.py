@@ -30,6 +30,7 @@ from gridvault.api.schemas import CoverageOut, Detail, GapOut, SeriesCoverage
 from gridvault.entsoe.areas import lookup_area
 from gridvault.entsoe.catalog import Dataset
 from gridvault.errors import InputError
+from gridvault.pipeline.coverage import resolution_rule
 from gridvault.store import Series, Store
 from gridvault.timegrid import parse_resolution
 
@@ -54,8 +55,15 @@ def coverage_of(
     results = []
     for item in series:
         resolution = _resolution(item, dataset)
+        # The catalog knows resolution changes (the 15-minute SDAC switch of 2025-10-01):
+        # expected intervals follow them rather than the series' latest resolution.
+        rule = resolution_rule(dataset, item.area, item.dimensions)
         found = store.coverage(
-            item.series_id, start, end, resolution=resolution, tz=_zone(item.area)
+            item.series_id,
+            start,
+            end,
+            resolution=rule if rule is not None else resolution,
+            tz=_zone(item.area),
         )
         results.append(
             SeriesCoverage(
