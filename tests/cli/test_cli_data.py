@@ -284,11 +284,11 @@ def test_unreachable_database_is_one_clear_line(
 
 
 def test_demo_runs_and_is_idempotent(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--quiet")
+    code, out, _ = run(capsys, "demo", "--quiet", "--no-serve")
     assert code == 0
     assert "values inserted" in out
     assert "FI day-ahead prices 2015-2022" in out
-    code, out, _ = run(capsys, "demo", "--quiet")
+    code, out, _ = run(capsys, "demo", "--quiet", "--no-serve")
     assert code == 0
     assert "0 values inserted, 0 updated" in out
     code, out, _ = run(capsys, "db", "info")
@@ -326,3 +326,56 @@ def test_outage_datasets_query_events_without_cancelled_documents(
     assert 0 < len(events) <= len(active) < len(parsed)
     assert all(e.get("doc_status") not in ("A09", "A13") for e in events)
     assert {e["document_mrid"] for e in events} <= {r["document_mrid"] for r in active}
+
+
+def test_demo_serves_api_and_dashboard_while_the_scheduler_collects(tmp_path: Path) -> None:
+    """The README's main command: load, then serve with emulator-fed collection."""
+    import os
+    import time
+    import urllib.error
+    import urllib.request
+
+    env = {**os.environ, "GRIDVAULT_DATABASE_URL": f"duckdb:///{tmp_path / 'demo.duckdb'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridvault.cli.main", "demo", "--quiet", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        url = ""
+        deadline = time.monotonic() + 120
+        while not url and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("dashboard: "):
+                url = line.split()[1].rstrip("/")
+        assert url, "the demo never printed its URL"
+
+        def get(path: str) -> bytes:
+            with urllib.request.urlopen(url + path, timeout=30) as response:  # noqa: S310
+                return bytes(response.read())
+
+        assert b'"ready"' in get("/health/ready")
+        assert b"<html" in get("/").lower()
+        latest: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            try:
+                latest = json.loads(get("/v1/datasets/load_actual/latest?area=DE_LU"))
+            except urllib.error.HTTPError as exc:  # 404 until the first run has stored it
+                exc.close()
+                if exc.code != 404:
+                    raise
+            if latest.get("data"):
+                break
+            time.sleep(1)
+        assert latest.get("data"), "the scheduler delivered no emulator data"
+        assert b"gridvault_collection" in get("/metrics")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -9,6 +9,7 @@ The caller owns ``services`` and closes them after the server stops.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +23,11 @@ from gridvault.api.auth import KeyVerifier, require_admin, require_read
 from gridvault.api.cache import MemoryCache, RedisCache
 from gridvault.api.errors import install_error_handlers
 from gridvault.api.limits import MemoryRateLimiter, RedisRateLimiter
-from gridvault.api.routers import OPEN, V1_ADMIN, V1_READ
+from gridvault.api.routers import OPEN, V1_ADMIN, V1_READ, dashboard
 from gridvault.api.state import ApiOptions, ApiState, BackgroundService, service_name
 from gridvault.api.telemetry import Metrics, RequestMiddleware
 from gridvault.logs import get_logger, redact
+from gridvault.metrics import register_domain_metrics
 from gridvault.services import Services
 from gridvault.store.api_keys import count_active_keys
 
@@ -47,6 +49,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ApiState = app.state.api
     settings = state.services.settings
     store = await anyio.to_thread.run_sync(lambda: state.services.store)
+    # pyarrow imports pandas on its first conversion of zoned timestamps (~0.9 s): pay it
+    # at start-up, not on the first user's request.
+    await anyio.to_thread.run_sync(importlib.import_module, "pandas")
     if settings.redis_url:
         import redis.asyncio  # noqa: PLC0415 - only when configured
 
@@ -125,6 +130,9 @@ def create_app(
         keys=KeyVerifier(lambda: services.store, options.key_cache_seconds),
     )
     metrics.watch(lambda: services.store, state.background)
+    # Domain metrics (freshness, points, revisions, failures, upstream status codes, schedule
+    # runs) are read from the store at scrape time.
+    register_domain_metrics(metrics.registry, lambda: services.store)
     app = FastAPI(
         title="gridvault",
         version=__version__,
@@ -141,6 +149,7 @@ def create_app(
         app.include_router(router, dependencies=[Depends(require_admin)])
     for router in OPEN:
         app.include_router(router)
+    app.include_router(dashboard.router)  # the browser page at /: open, its API calls are not
     install_error_handlers(app)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     return app
