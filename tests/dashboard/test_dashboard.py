@@ -123,7 +123,7 @@ def seed_month(store: Store, now: datetime) -> dict[str, int]:
     return dict(zip(PERF_AREAS, ids, strict=True))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DuckDB file with the demo data and the performance month (closed again: the server
     process opens it)."""
@@ -158,7 +158,7 @@ class Server:
         return response.json()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(dashboard_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``gridvault serve --no-auth`` on a free loopback port over the seeded store."""
     port = _free_port()
@@ -200,7 +200,7 @@ def server(dashboard_store: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """The system's Chromium (headless), launched by Playwright."""
     if not CHROMIUM.exists():
