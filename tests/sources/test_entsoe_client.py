@@ -219,6 +219,8 @@ def test_gives_up_after_the_attempts_with_a_retryable_error() -> None:
 
 def test_token_never_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    # configure_logging quiets httpx2 to WARNING; this test wants its per-request line.
+    caplog.set_level(logging.DEBUG, logger="httpx2")
 
     def handler(request: httpx.Request) -> httpx.Response:
         # A hostile server echoing the full URL (token included) in its error page.
