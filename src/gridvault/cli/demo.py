@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
                 totals["(outage events)"] = (
                     totals.get("(outage events)", UpsertResult()) + outcome.outages
                 )
-        total = sum((c for c in totals.values()), UpsertResult())
+        total = UpsertResult.combined(totals.values())
         echo(
             f"imported {len(files)} bundled files: {total.inserted} values inserted, "
             f"{total.updated} updated, {total.unchanged} unchanged"

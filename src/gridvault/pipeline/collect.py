@@ -138,10 +138,7 @@ class WindowResult:
 
     @property
     def points(self) -> UpsertResult:
-        total = UpsertResult()
-        for counts in self.per_dataset.values():
-            total = total + counts
-        return total
+        return UpsertResult.combined(self.per_dataset.values())
 
     @property
     def empty(self) -> bool:
@@ -190,10 +187,7 @@ class CollectReport:
 
     @property
     def points(self) -> UpsertResult:
-        total = UpsertResult()
-        for counts in self.per_dataset.values():
-            total = total + counts
-        return total
+        return UpsertResult.combined(self.per_dataset.values())
 
     def add(self, result: WindowResult) -> None:
         self.windows += 1

@@ -49,10 +49,7 @@ class IngestOutcome:
 
     @property
     def total(self) -> UpsertResult:
-        result = UpsertResult()
-        for counts in self.per_dataset.values():
-            result = result + counts
-        return result
+        return UpsertResult.combined(self.per_dataset.values())
 
 
 def parse_entsoe(data: bytes, name: str) -> tuple[pa.Table, pa.Table | None]:

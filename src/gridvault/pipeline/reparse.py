@@ -62,10 +62,7 @@ class ReparseResult:
 
     @property
     def points(self) -> UpsertResult:
-        total = UpsertResult()
-        for counts in self.per_dataset.values():
-            total = total + counts
-        return total
+        return UpsertResult.combined(self.per_dataset.values())
 
 
 def payload_name(record: ArchiveRecord) -> str:

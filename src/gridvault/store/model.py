@@ -8,7 +8,7 @@ intervals are half-open ``[interval_start, interval_end)``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntFlag
@@ -108,6 +108,14 @@ class UpsertResult:
     @property
     def total(self) -> int:
         return self.inserted + self.updated + self.unchanged
+
+    @staticmethod
+    def combined(results: Iterable[UpsertResult]) -> UpsertResult:
+        """The sum of several results (e.g. the per-dataset counts of one payload)."""
+        total = UpsertResult()
+        for result in results:
+            total = total + result
+        return total
 
     def __add__(self, other: UpsertResult) -> UpsertResult:
         return UpsertResult(
