@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -85,3 +85,37 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A DuckDB file for in-process CLI runs (``main([...])``), settings from a clean
+    environment, and the logging set-up those runs make undone afterwards."""
+    import logging
+
+    import structlog
+
+    path = tmp_path / "cli.duckdb"
+    monkeypatch.setenv("GRIDVAULT_DATABASE_URL", f"duckdb:///{path}")
+    monkeypatch.setenv("GRIDVAULT_LOG_FORMAT", "json")
+    for name in ("GRIDVAULT_REDIS_URL", "GRIDVAULT_SCHEDULE", "ENTSOE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield path
+    # main() points logging at the captured stderr; do not leave it to later tests.
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def use_emulator(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], None]:
+    """Point the ENTSO-E settings at an emulator (a limit far above what tests send)."""
+
+    def point(base_url: str, token: str) -> None:
+        monkeypatch.setenv("GRIDVAULT_ENTSOE_BASE_URL", base_url)
+        monkeypatch.setenv("GRIDVAULT_ENTSOE_TOKEN", token)
+        monkeypatch.setenv("GRIDVAULT_ENTSOE_RATE_LIMIT", "10000")
+
+    return point

@@ -7,18 +7,16 @@ ever taking the same chunk."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from gridvault.cli.main import main
 from gridvault.emulator import Emulator, EmulatorConfig, running_emulator
@@ -40,22 +38,15 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Iterator[Path]:
-    path = tmp_path / "cli.duckdb"
-    monkeypatch.setenv("GRIDVAULT_DATABASE_URL", f"duckdb:///{path}")
-    monkeypatch.setenv("GRIDVAULT_LOG_FORMAT", "json")
+def env(
+    cli_store: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    use_emulator: Callable[[str, str], None],
+    emulator: Emulator,
+) -> Path:
+    use_emulator(emulator.base_url, TOKEN)
     monkeypatch.setenv("GRIDVAULT_LOG_LEVEL", "WARNING")
-    monkeypatch.setenv("GRIDVAULT_ENTSOE_BASE_URL", emulator.base_url)
-    monkeypatch.setenv("GRIDVAULT_ENTSOE_TOKEN", TOKEN)
-    monkeypatch.setenv("GRIDVAULT_ENTSOE_RATE_LIMIT", "10000")
-    monkeypatch.delenv("GRIDVAULT_REDIS_URL", raising=False)
-    monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield path
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
+    return cli_store
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -3,12 +3,10 @@ exit code, and bad input refused before any request."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from gridvault.cli.main import main
 from gridvault.emulator import Emulator, EmulatorConfig, running_emulator
@@ -24,22 +22,14 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Iterator[Path]:
-    path = tmp_path / "cli.duckdb"
-    monkeypatch.setenv("GRIDVAULT_DATABASE_URL", f"duckdb:///{path}")
-    monkeypatch.setenv("GRIDVAULT_LOG_FORMAT", "json")
-    monkeypatch.setenv("GRIDVAULT_ENTSOE_BASE_URL", emulator.base_url)
-    monkeypatch.setenv("GRIDVAULT_ENTSOE_TOKEN", TOKEN)
-    monkeypatch.setenv("GRIDVAULT_ENTSOE_RATE_LIMIT", "10000")
-    monkeypatch.delenv("GRIDVAULT_REDIS_URL", raising=False)
-    monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield path
-    # main() points logging at the captured stderr; do not leave it to later tests.
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
+def env(
+    cli_store: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    use_emulator: Callable[[str, str], None],
+    emulator: Emulator,
+) -> Path:
+    use_emulator(emulator.base_url, TOKEN)
+    return cli_store
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
