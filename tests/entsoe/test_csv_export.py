@@ -365,6 +365,21 @@ def test_header_only_gives_an_empty_table() -> None:
             (LOAD_HEADER + '"31.03.2024 02:00 - 31.03.2024 03:00","1","2"\n').encode(),
             r"^bad\.csv: line 2: values for .* does not exist in Europe/Brussels",
         ),
+        # Found by the fuzz tests: these escaped as OverflowError, csv.Error, or (NUL in the
+        # header) a PostgreSQL error that stopped a whole import.
+        (
+            (LOAD_HEADER + '"01.01.0001 00:00 - 01.01.0001 01:00","1","2"\n').encode(),
+            r"^bad\.csv: line 2: date out of range",
+        ),
+        (
+            (LOAD_HEADER + '"01.01.2024 00:00 - 01.01.2024 01:00","1","' + "9" * 200_000).encode(),
+            r"^bad\.csv: line 2: field larger than field limit",
+        ),
+        (
+            b'"Time (CET/CEST)","Actual Total Load [M\x00W] - BZN|FI"\n',
+            r"^bad\.csv: holds NUL bytes",
+        ),
+        ("Time (CET/CEST),Actual Total Load [MW] - BZN|FI\n".encode("utf-16-le"), "NUL bytes"),
     ],
 )
 def test_malformed_files_raise_parse_error_with_file_and_line(data: bytes, message: str) -> None:

@@ -41,6 +41,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -115,7 +116,11 @@ def read_csv_export(data: bytes, name: str = "<csv>") -> pa.Table:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8 text ({exc.reason})", source_name=name) from None
-    rows = csv.reader(io.StringIO(text))
+    if "\x00" in text:
+        # Never text: UTF-16 without a byte-order mark, or a binary file (and PostgreSQL
+        # refuses NUL in text, so a header holding one could not even be stored).
+        raise ParseError("holds NUL bytes: not a text file", source_name=name)
+    rows = _split_lines(csv.reader(io.StringIO(text)), name)
     header = next(rows, None)
     if not header or not any(field.strip() for field in header):
         raise ParseError("empty file: no header line", source_name=name)
@@ -123,6 +128,19 @@ def read_csv_export(data: bytes, name: str = "<csv>") -> pa.Table:
     intervals, minutes = _read_intervals(rows, tz, len(header), name)
     resolution = parse_resolution(f"PT{minutes}M") if minutes else None
     return _to_table(intervals, columns, resolution.iso if resolution else None, name)
+
+
+def _split_lines(reader: Any, name: str) -> Iterator[list[str]]:
+    """The reader's rows; a line the csv module refuses (a field over its size limit) is a
+    ParseError naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ParseError(f"line {reader.line_num}: {exc}", source_name=name) from None
+        yield row
 
 
 def _read_header(header: list[str], name: str) -> tuple[ZoneInfo, list[_Column]]:
@@ -211,10 +229,15 @@ def _read_intervals(
         if local_day not in day_offsets:
             day_offsets[local_day] = _fixed_offset(local_day, tz)
         offset = day_offsets[local_day]
-        if offset is not None:
-            start: int | None = (local - offset - _EPOCH) // _SECOND
-        else:
-            start = _local_to_utc(local, tz, seen_ambiguous)
+        try:
+            if offset is not None:
+                start: int | None = (local - offset - _EPOCH) // _SECOND
+            else:
+                start = _local_to_utc(local, tz, seen_ambiguous)
+        except OverflowError:  # 01.01.0001 00:00 CET is before the first datetime
+            raise ParseError(
+                f"line {line}: date out of range in {row[0]!r}", source_name=name
+            ) from None
         if start is None:
             # The spring-forward hour: listed by the website, but it does not exist.
             if any(field.strip() not in _NULL_TOKENS for field in row[1:]):
