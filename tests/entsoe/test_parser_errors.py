@@ -4,6 +4,7 @@ bounded memory; nothing outside the payload is ever read."""
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -356,6 +357,35 @@ def test_row_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_rows, "MAX_ROWS", 10)
     with pytest.raises(ParseError, match="more than 10 values"):
         parse(_fixture(NL_PRICES))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "tag"),
+    [
+        (NL_PRICES, "businessType"),  # a series dimension
+        ("A76_unavailability_consumption_units_DE_LU_2023-11-30_PT15M.xml", "mRID"),  # outage key
+        (
+            "A81_contracted_reserves_FCR_NL_2025-03-30_DST_spring_forward.xml",
+            "imbalance_Price.category",
+        ),
+    ],
+)
+def test_codes_and_identifiers_longer_than_the_cap_are_refused(fixture: str, tag: str) -> None:
+    """A 6 kB code would not fit a PostgreSQL index entry of the series or outage key: the
+    document is refused the same way on both engines, before a store sees it."""
+
+    def with_text(text: str) -> bytes:
+        pattern = f"<{re.escape(tag)}>[^<]*</{re.escape(tag)}>"
+        document, replaced = re.subn(
+            pattern, f"<{tag}>{text}</{tag}>", _fixture(fixture).decode(), count=1
+        )
+        assert replaced == 1
+        return document.encode()
+
+    long_code = "".join(f"{i:04x}" for i in range(1500))
+    with pytest.raises(ParseError, match=r"is 6,000 characters long, more than the 128"):
+        parse_document(with_text(long_code))
+    parse_document(with_text("A" * _rows.MAX_FIELD_LENGTH))  # up to the cap is fine
 
 
 # --------------------------------------------------------------------------------------

@@ -47,6 +47,11 @@ from gridvault.entsoe.schema import OUTAGE_SCHEMA, UTC_TS, VALUE_SCHEMA
 #: Most value rows one call may produce (an A03 Period expands to one row per step).
 MAX_ROWS = 20_000_000
 
+#: Longest code, identifier or name (mRID, EIC, psrType, unit name …) a document may carry.
+#: ENTSO-E's are under 70 characters; a longer one is damage or a forgery, and would not fit
+#: the PostgreSQL index entry of a series or outage key (free reason texts are not capped).
+MAX_FIELD_LENGTH = 128
+
 #: Time zone for calendar resolutions when the series' area is unknown (CET, like ENTSO-E).
 FALLBACK_TZ = "Europe/Brussels"
 
@@ -63,6 +68,16 @@ _UNITS = {
     "P1": "%",
     "C62": "1",
 }
+
+
+def check_lengths(values: Sequence[Any], names: Sequence[str]) -> None:
+    """Refuse a code, identifier or name longer than :data:`MAX_FIELD_LENGTH`."""
+    for name, value in zip(names, values, strict=False):
+        if isinstance(value, str) and len(value) > MAX_FIELD_LENGTH:
+            raise DocumentError(
+                f"{name} is {len(value):,} characters long, more than the {MAX_FIELD_LENGTH} "
+                f"a code, identifier or name may have: {value[:40]!r}…"
+            )
 
 
 def _unit(code: str | None) -> str | None:
@@ -341,6 +356,7 @@ class ValueSink:
     def chunk(self, key: tuple[Any, ...]) -> int:
         index = self.chunk_index.get(key)
         if index is None:
+            check_lengths(key, _CHUNK_FIELDS)
             index = self.chunk_index[key] = len(self.chunks)
             self.chunks.append(key)
         return index
@@ -365,6 +381,7 @@ class ValueSink:
         if categories is None:
             self.categories.extend([None] * count)
         else:
+            check_lengths([max(filter(None, categories), key=len, default=None)], ["category"])
             self.categories.extend(categories)
             self.has_category = True
 
@@ -604,6 +621,7 @@ def outage_rows(
     if event_end is None:
         event_end = header.interval_end
     reason = read_reasons(info.reasons)
+    check_lengths(reason[:1], ["reason_code"])
     head = (
         dataset.name if dataset is not None else None,
         header.document_type,
@@ -626,6 +644,7 @@ def outage_rows(
         event_start,
         event_end,
     )
+    check_lengths(head, OUTAGE_SCHEMA.names)
     fill = (info.curve_type or "A01") == "A03"
     # Available capacity is in Available_Period; offshore grid documents (A79) carry the
     # wind power feed-in (WindPowerFeedin_Period) instead, read when there is nothing else.
