@@ -1,5 +1,6 @@
 """Bad and hostile input: every failure is a ParseError with a clear message, fast, with
-bounded memory; nothing outside the payload is ever read."""
+bounded memory; nothing outside the payload is ever read. (Mutated real documents:
+test_parser_fuzz.py.)"""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from gridvault.demo import ENTSOE_DIR
 from gridvault.entsoe import _rows, parser
@@ -386,56 +385,3 @@ def test_codes_and_identifiers_longer_than_the_cap_are_refused(fixture: str, tag
     with pytest.raises(ParseError, match=r"is 6,000 characters long, more than the 128"):
         parse_document(with_text(long_code))
     parse_document(with_text("A" * _rows.MAX_FIELD_LENGTH))  # up to the cap is fine
-
-
-# --------------------------------------------------------------------------------------
-# Mutated real documents: ParseError or a result, never another exception
-
-
-_SAMPLES = [
-    _fixture(name)
-    for name in (
-        NL_PRICES,
-        "A61_ntc_week_ahead_DK2_to_DK1_2026-02-17_to_03-29_P1D_across_DST.xml",
-        "A84_activated_balancing_energy_prices_NL_2025-05-29_PT15M_curveA03.xml",
-        "A76_unavailability_consumption_units_DE_LU_2023-11-30_PT15M.xml",
-        "A81_contracted_reserves_FCR_NL_2025-03-30_DST_spring_forward.xml",
-        "A78_unavailability_transmission_NL_BE_2020-11-18.zip",
-        "Acknowledgement_no_matching_data_A44_A07_DE_LU_2024-09-02.xml",
-    )
-]
-
-
-@st.composite
-def _mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(_SAMPLES)))
-    kind = draw(st.sampled_from(["truncate", "flip", "insert", "delete"]))
-    index = draw(st.integers(min_value=0, max_value=len(data) - 1))
-    if kind == "truncate":
-        return bytes(data[:index])
-    if kind == "flip":
-        for offset in draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=8)):
-            data[offset] = draw(st.integers(0, 255))
-        return bytes(data)
-    if kind == "insert":
-        snippet = draw(
-            st.sampled_from(
-                [b"<", b">", b"&", b"</Point>", b"<Point>", b"\x00", b"]]>", b"-1", b"9" * 30]
-            )
-        )
-        return bytes(data[:index] + snippet + data[index:])
-    length = draw(st.integers(1, 64))
-    return bytes(data[:index] + data[index + length :])
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_mutated(), st.booleans())
-def test_mutated_documents_raise_only_parse_errors(data: bytes, streamed: bool) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        if streamed:  # exercise the iterparse path as well as the whole-tree one
-            patch.setattr(parser, "TREE_PARSE_LIMIT", 0)
-        try:
-            result = parse_document(data, source_name="mutated")
-        except ParseError:
-            return
-    assert result.kind in ("values", "outages", "no_data", "mixed")
