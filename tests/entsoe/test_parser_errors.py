@@ -252,6 +252,18 @@ def test_zip_bomb_is_refused_before_expanding(monkeypatch: pytest.MonkeyPatch) -
     assert time.perf_counter() - started < 1.0
 
 
+def test_zip_expanding_far_beyond_its_own_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the absolute cap, a ZIP may still not expand more than MAX_ZIP_RATIO times (past
+    a floor): ENTSO-E's expand 3-25 times, a bomb of spaces 1,000 times."""
+    monkeypatch.setattr(parser, "ZIP_RATIO_FLOOR", 1024 * 1024)
+    bomb = _zip({"bomb.xml": b"<a>" + b" " * (4 * 1024 * 1024) + b"</a>"})
+    with pytest.raises(ParseError, match=r"expand to 4,194,311 bytes \([\d,]+ times its size\)"):
+        parse(bomb)
+    recorded = _fixture("A85_imbalance_prices_AT_2024-01-01_to_05_PT15M.zip")
+    monkeypatch.setattr(parser, "ZIP_RATIO_FLOOR", 0)
+    assert parse(recorded).num_rows == 768  # 25 times: a real ZIP is far from the ratio
+
+
 def test_zip_size_cap_applies_to_the_total(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parser, "MAX_ZIP_UNCOMPRESSED", 10_000)
     doc = _fixture(NL_PRICES)
@@ -321,6 +333,21 @@ def test_xxe_never_reads_local_files(tmp_path: Path) -> None:
         assert "root:" not in str(caught.value)
 
 
+def test_xinclude_is_never_followed(tmp_path: Path) -> None:
+    """XInclude needs no DTD; lxml only follows it when asked, and we never ask."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    doc = _fixture(NL_PRICES).replace(
+        b"<mRID>1</mRID>",
+        b'<mRID><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" parse="text" href="'
+        + secret.as_uri().encode()
+        + b'"/></mRID>',
+    )
+    result = parse_document(doc)
+    assert result.values.num_rows == 24
+    assert "TOP-SECRET" not in str(result.values.to_pylist())
+
+
 def test_dtd_hidden_after_comments_and_in_utf16_is_refused() -> None:
     hidden = b'<?xml version="1.0"?><!-- a comment --><?pi x?><!DOCTYPE d [<!ENTITY e "x">]><GL_MarketDocument/>'
     with pytest.raises(ParseError, match="DTD"):
@@ -350,6 +377,18 @@ def test_a03_expansion_is_bounded() -> None:
     doc = doc.replace("<resolution>PT60M</resolution>", "<resolution>PT4S</resolution>")
     with pytest.raises(ParseError, match="too many PT4S steps"):
         parse(doc.encode())
+
+
+def test_a03_repetition_is_bounded_by_the_document_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One Point of a curve-A03 NTC document covers 41 days: 40 repeated rows, within the
+    budget; a budget of 39 refuses the document (an 8 kB forgery asked for 20 M rows)."""
+    week_ahead = _fixture("A61_ntc_week_ahead_DK2_to_DK1_2026-02-17_to_03-29_P1D_across_DST.xml")
+    monkeypatch.setattr(_rows, "FILL_ROWS_PER_BYTE", 0)
+    monkeypatch.setattr(_rows, "MIN_FILL_BUDGET", 40)
+    assert parse(week_ahead).num_rows == 41
+    monkeypatch.setattr(_rows, "MIN_FILL_BUDGET", 39)
+    with pytest.raises(ParseError, match="curve A03 repeats its Points into more rows"):
+        parse(week_ahead)
 
 
 def test_row_cap(monkeypatch: pytest.MonkeyPatch) -> None:

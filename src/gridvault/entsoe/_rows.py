@@ -47,6 +47,13 @@ from gridvault.entsoe.schema import OUTAGE_SCHEMA, UTC_TS, VALUE_SCHEMA
 #: Most value rows one call may produce (an A03 Period expands to one row per step).
 MAX_ROWS = 20_000_000
 
+#: Rows that curve A03 may add to a document by repeating values beyond its Points: this
+#: many, or FILL_ROWS_PER_BYTE per byte of a larger document. ENTSO-E repeats far less (a
+#: year of hourly NTC from one Point is 8,760 rows); a small forged document asking for
+#: millions is an expansion bomb (measured: 8 kB → 20 M rows, 4.4 GB, 38 s).
+MIN_FILL_BUDGET = 100_000
+FILL_ROWS_PER_BYTE = 10
+
 #: Longest code, identifier or name (mRID, EIC, psrType, unit name …) a document may carry.
 #: ENTSO-E's are under 70 characters; a longer one is damage or a forgery, and would not fit
 #: the PostgreSQL index entry of a series or outage key (free reason texts are not capped).
@@ -352,6 +359,20 @@ class ValueSink:
         self.chunks: list[tuple[Any, ...]] = []
         self.chunk_index: dict[tuple[Any, ...], int] = {}
         self.grids: dict[tuple[Any, ...], Grid] = {}
+        self.fill_budget = MIN_FILL_BUDGET
+
+    def start_document(self, size: int) -> None:
+        """Give the next document its A03 fill budget (see :data:`MIN_FILL_BUDGET`)."""
+        self.fill_budget = max(MIN_FILL_BUDGET, FILL_ROWS_PER_BYTE * size)
+
+    def spend_fill(self, rows: int) -> None:
+        self.fill_budget -= rows
+        if self.fill_budget < 0:
+            raise DocumentError(
+                "curve A03 repeats its Points into more rows than a document of this size "
+                f"may ({MIN_FILL_BUDGET:,}, or {FILL_ROWS_PER_BYTE} per byte): "
+                "an expansion bomb?"
+            )
 
     def chunk(self, key: tuple[Any, ...]) -> int:
         index = self.chunk_index.get(key)
@@ -553,6 +574,7 @@ def _emit(sink: ValueSink, chunk: int, grid: Grid, measure: Measure, *, fill: bo
         )
     if fill:
         first = positions[0]
+        sink.spend_fill(steps - first + 1 - count)
         starts, ends = grid.run(first - 1, steps - first + 1)
         gaps = [b - a for a, b in pairwise(positions)]
         gaps.append(steps + 1 - positions[-1])
