@@ -7,6 +7,7 @@ postgresql://postgres@127.0.0.1:5432/postgres). Outside CI they skip when it is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,9 +31,9 @@ def _require(service: str, reason: str) -> None:
     pytest.skip(f"{service} unavailable: {reason}")
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh empty PostgreSQL database, dropped afterwards."""
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    """A fresh empty PostgreSQL database (its URL), dropped afterwards."""
     name = f"gv_test_{uuid.uuid4().hex[:12]}"
     try:
         with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
@@ -45,6 +46,19 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh empty PostgreSQL database, dropped afterwards."""
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Callable[[], contextlib.AbstractContextManager[str]]:
+    """For module-scoped fixtures: ``with pg_database() as url`` gives a throwaway database."""
+    return throwaway_database
 
 
 @pytest.fixture

@@ -88,8 +88,8 @@ def zone(name: str) -> ZoneInfo:
     """An IANA time zone, with a clear error for an unknown name."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone: {name!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+        raise InputError(f"unknown time zone: {name[:80]!r}") from None
 
 
 def _add_months(local: datetime, months: int) -> datetime:

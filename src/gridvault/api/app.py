@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI
 from gridvault import __version__
 from gridvault.api.auth import KeyVerifier, require_admin, require_read
 from gridvault.api.cache import MemoryCache, RedisCache
+from gridvault.api.deps import refuse_nul
 from gridvault.api.errors import install_error_handlers
 from gridvault.api.limits import MemoryRateLimiter, RedisRateLimiter
 from gridvault.api.routers import OPEN, V1_ADMIN, V1_READ, dashboard
@@ -143,10 +144,11 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.api = state
+    # After authentication: a caller without a key learns nothing about its parameters.
     for router in V1_READ:
-        app.include_router(router, dependencies=[Depends(require_read)])
+        app.include_router(router, dependencies=[Depends(require_read), Depends(refuse_nul)])
     for router in V1_ADMIN:
-        app.include_router(router, dependencies=[Depends(require_admin)])
+        app.include_router(router, dependencies=[Depends(require_admin), Depends(refuse_nul)])
     for router in OPEN:
         app.include_router(router)
     app.include_router(dashboard.router)  # the browser page at /: open, its API calls are not

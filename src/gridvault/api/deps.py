@@ -7,7 +7,8 @@ typo), naive times in the first area's local time, end after start.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -130,6 +131,39 @@ def reject_unknown_parameters(request: Request, known: set[str]) -> None:
         )
 
 
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+async def refuse_nul(request: Request) -> None:
+    """Refuse NUL characters in the path, the query and a JSON body: they can be sent
+    (``%00``, ``\\u0000``) but never mean anything here, and PostgreSQL cannot even compare
+    text holding one (it would answer 500 where DuckDB answers 404)."""
+    where = None
+    if "\x00" in request.scope["path"]:
+        where = "the path"
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            where = f"query parameter {name.replace(chr(0), '')!r}"
+    if request.method not in ("GET", "HEAD") and (body := await request.body()):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None  # not JSON: the body's own validation explains it
+        if any("\x00" in text for text in _strings(document)):
+            where = "the request body"
+    if where is not None:
+        raise InputError(f"NUL characters (\\x00) are not allowed in {where}")
+
+
 @dataclass(frozen=True)
 class TimeRange:
     start: datetime
@@ -202,6 +236,7 @@ __all__ = [
     "find_series",
     "in_thread",
     "optional_time",
+    "refuse_nul",
     "reject_unknown_parameters",
     "split_areas",
     "time_range",

@@ -68,13 +68,16 @@ def static_file(relative: str) -> Path | None:
     Only known file types, no hidden names and nothing outside the folder (``..`` or links).
     """
     parts = [part for part in relative.split("/") if part]
-    if not parts or any(part.startswith(".") for part in parts):
+    if not parts or any(part.startswith(".") or "\x00" in part for part in parts):
         return None
     root = STATIC_DIR.resolve()
-    candidate = root.joinpath(*parts).resolve()
-    if root not in candidate.parents or candidate.suffix not in CONTENT_TYPES:
+    try:
+        candidate = root.joinpath(*parts).resolve()
+        if root not in candidate.parents or candidate.suffix not in CONTENT_TYPES:
+            return None
+        return candidate if candidate.is_file() else None
+    except OSError:  # a name too long for the file system
         return None
-    return candidate if candidate.is_file() else None
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
