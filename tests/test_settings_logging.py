@@ -11,6 +11,7 @@ import pytest
 from gridvault.errors import ConfigError
 from gridvault.logs import redact, register_secret
 from gridvault.settings import load_settings
+from gridvault.store.api_keys import new_key
 
 
 def test_settings_from_env_and_secret_masking(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,6 +63,13 @@ def test_redaction_of_tokens_in_text() -> None:
     assert "s3cr3t-token" not in redact("failed with s3cr3t-token in it")
 
 
+def test_api_keys_are_masked_wherever_they_turn_up() -> None:
+    key = new_key()
+    assert redact(f"GET /v1/areas?api_key={key}&x=1") == "GET /v1/areas?api_key=gvk_***&x=1"
+    assert key not in redact(f"rejected {key!r}")
+    assert redact("gvk_short and gvk_") == "gvk_short and gvk_"  # not a key: left alone
+
+
 def test_logs_are_json_off_terminal_with_context_and_no_secret() -> None:
     code = (
         "from gridvault.logs import configure_logging, get_logger, bound, register_secret\n"
@@ -101,3 +109,30 @@ def test_library_logs_through_stdlib_are_rendered_and_redacted() -> None:
     assert line["logger"] == "httpx2"
     assert "securityToken=***" in line["event"]
     assert "tok-555555" not in done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_tracebacks_and_nested_values_are_redacted_too(fmt: str) -> None:
+    """An exception's message is in its traceback: it is rendered first, then redacted (it
+    used to be rendered after the redaction, token and all)."""
+    code = (
+        "import logging\n"
+        "from gridvault.logs import configure_logging, get_logger, register_secret\n"
+        f"configure_logging('INFO', {fmt!r})\n"
+        "register_secret('tok-777777')\n"
+        "try:\n"
+        "    raise RuntimeError('GET https://x/api?securityToken=tok-777777 with gvk_' + 'A' * 43)\n"
+        "except RuntimeError:\n"
+        "    get_logger('t').exception('failed', request={'params': ['tok-777777']})\n"
+        "    logging.getLogger('library').exception('failed too')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stderr.count("RuntimeError: GET https://x/api?securityToken=*** with gvk_***") == 2
+    assert "tok-777777" not in done.stderr
+    assert "A" * 43 not in done.stderr

@@ -4,7 +4,7 @@ JSON lines when stderr is not a terminal (services, CI), a readable console form
 terminal. Context such as ``source``, ``dataset``, ``area`` and ``job`` is bound with
 :func:`bind` (contextvars) and appears on every line logged inside that context. A final
 processor redacts anything that looks like a secret value or a ``securityToken`` query
-parameter, so a token can never reach a log line by accident.
+parameter or an API key (``gvk_…``), so neither can reach a log line by accident.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from typing import Any
 import structlog
 
 _TOKEN_IN_URL = re.compile(r"(securityToken=)[^&\s'\"]+", re.IGNORECASE)
+# API keys (gridvault.store.api_keys.new_key: "gvk_" + 43 URL-safe characters) are known by
+# their prefix, so one misplaced where nobody registered it (a URL, an error) is masked too.
+_API_KEY = re.compile(r"gvk_[A-Za-z0-9_-]{20,}")
 _secrets: set[str] = set()
 
 
@@ -28,19 +31,30 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """Mask registered secrets and ``securityToken=`` values inside ``text``."""
+    """Mask registered secrets, API keys and ``securityToken=`` values inside ``text``."""
     text = _TOKEN_IN_URL.sub(r"\1***", text)
+    text = _API_KEY.sub("gvk_***", text)
     for secret in _secrets:
         text = text.replace(secret, "***")
     return text
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with every string in it redacted (also inside dicts, lists and tuples)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redacted(item) for item in value)
+    return value
 
 
 def _redact_processor(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key, value in list(event_dict.items()):
-        if isinstance(value, str):
-            event_dict[key] = redact(value)
+        event_dict[key] = _redacted(value)
     return event_dict
 
 
@@ -51,15 +65,17 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _redact_processor,
     )
+    # Tracebacks become text first, then everything is redacted: an exception's message
+    # (an upstream URL, a rejected key) is in the traceback too.
+    redacted: Iterable[Any] = (structlog.processors.format_exc_info, _redact_processor)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json_output
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, *redacted, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # Resolve sys.stderr at each use, not once: it may be replaced (tests, daemons).
         logger_factory=lambda *_args: structlog.PrintLogger(sys.stderr),
@@ -72,7 +88,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                _redact_processor,
+                *redacted,
                 renderer,
             ],
             foreign_pre_chain=[
