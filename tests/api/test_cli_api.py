@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from gridvault.api.server import is_loopback
 from gridvault.cli.main import main
 from gridvault.store import open_store
 from gridvault.store.api_keys import verify_key
@@ -67,13 +68,46 @@ def test_keys_create_refuses_an_unknown_scope(
     assert "unknown scope 'root'; use one of read, admin" in err
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0.0.0.0",  # noqa: S104 - refused, never bound
+        "::",
+        "",  # the empty host binds every interface
+        "192.0.2.10",
+        "::ffff:127.0.0.1",  # loopback in effect, but not said so: refused (safe side)
+        "example.org",
+        "localhost.example.org",
+        "127.0.0.1.example.org",
+    ],
+)
 def test_serve_refuses_auth_off_on_a_public_address(
-    db_url: str, capsys: pytest.CaptureFixture[str]
+    db_url: str, capsys: pytest.CaptureFixture[str], host: str
 ) -> None:
-    code, _, err = run(capsys, "serve", "--host", "0.0.0.0", "--no-auth")  # noqa: S104
+    code, _, err = run(capsys, "serve", "--host", host, "--no-auth")
     assert code == 2
-    assert "refusing to serve without authentication on 0.0.0.0" in err
+    assert f"refusing to serve without authentication on {host}," in err
     assert "--force-no-auth" in err
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        (" LOCALHOST ", True),
+        ("0.0.0.0", False),  # noqa: S104
+        ("::", False),
+        ("", False),
+        ("10.0.0.1", False),
+        ("localhost.example.org", False),
+    ],
+)
+def test_which_addresses_count_as_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
 
 
 def test_serve_help_says_one_worker(capsys: pytest.CaptureFixture[str]) -> None:
