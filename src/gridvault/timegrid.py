@@ -185,6 +185,10 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+#: The earliest time a user may ask for (electricity market data starts decades later).
+EARLIEST = datetime(1800, 1, 1, tzinfo=UTC)
+
+
 def parse_time(text: str, tz: str = "UTC") -> datetime:
     """Parse a user-supplied time: with ``Z`` or an offset it is exact; naive means ``tz`` local.
 
@@ -197,15 +201,20 @@ def parse_time(text: str, tz: str = "UTC") -> datetime:
         raise InputError(
             f"cannot read {text!r} as a time; use e.g. 2024-01-31, 2024-01-31T06:00 or 2024-01-31T05:00Z"
         ) from None
-    if parsed.tzinfo is None:
-        return _wall_to_utc(parsed, zone(tz))
-    return parsed.astimezone(UTC)
+    try:
+        moment = _wall_to_utc(parsed, zone(tz)) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: no such instant
+        raise InputError(f"{text!r} is out of the range of times") from None
+    if moment < EARLIEST:
+        # Look-backs and calendar steps from there would run past the first datetime.
+        raise InputError(f"{text!r} is before {EARLIEST.year}: earlier than any data")
+    return moment
 
 
 def rfc3339(moment: datetime) -> str:
     """``2024-01-01T00:00:00Z`` for a UTC instant (seconds precision unless finer is needed)."""
     moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S")  # %Y is not padded
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     return text + "Z"

@@ -331,6 +331,37 @@ def test_injection_through_every_parameter_does_nothing(api: RunningApi) -> None
     assert table_counts(api.store) == before
 
 
+#: Times at and past the ends of what Python and the engines hold, with offsets that push
+#: them over (found by the fuzzer: year 1 in a zone east of UTC was an OverflowError).
+EXTREME_TIMES = (
+    "0001-01-01",
+    "0001-01-01T00:00Z",
+    "0001-01-01T00:00+14:00",
+    "1799-12-31T23:59Z",
+    "1800-01-01T00:00Z",
+    "9999-12-31",
+    "9999-12-31T23:59Z",
+    "9999-12-31T23:59-12:00",
+)
+
+
+def test_extreme_times_in_every_time_parameter_are_answered_or_refused(api: RunningApi) -> None:
+    tried = 0
+    for method, path, operation in operations(api):
+        baseline = BASELINE.get((method, path), {})
+        names = [p["name"] for p in operation.get("parameters", [])]
+        for name in (n for n in names if n in ("start", "end", "as_of", "published_before")):
+            for value in EXTREME_TIMES:
+                for tz in (None, "Etc/GMT-14", "Etc/GMT+12"):
+                    params = {**baseline, name: value} | (
+                        {"tz": tz} if tz and "tz" in names else {}
+                    )
+                    response = _send(api.admin, method, path, params=params)
+                    _refused_cleanly(response, f"{method} {path} {params}")
+                    tried += 1
+    assert tried > 50
+
+
 def test_injection_through_every_body_field_is_stored_literally_or_refused(
     api: RunningApi,
 ) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from gridvault.errors import InputError
 from gridvault.sources.windows import TimeWindow, plan_windows
-from gridvault.timegrid import parse_time
+from gridvault.timegrid import parse_time, rfc3339
 
 
 def test_a_local_year_is_one_request() -> None:
@@ -84,3 +84,25 @@ def test_windows_tile_the_range_within_the_limit(start: datetime, hours: int, li
     for previous, current in itertools.pairwise(windows):
         assert previous.end == current.start
     assert all(timedelta(0) < w.end - w.start <= timedelta(days=longest) for w in windows)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0001-01-01", "out of the range of times"),  # Paris: before the first datetime in UTC
+        ("0001-01-01T00:00+14:00", "out of the range of times"),
+        ("9999-12-31T23:59-12:00", "out of the range of times"),
+        ("1799-12-31T23:59Z", "before 1800"),
+    ],
+)
+def test_times_out_of_range_are_refused_not_overflowed(text: str, message: str) -> None:
+    """Year 1 overflowed in the UTC conversion or a later look-back (a 500 in the API, a
+    traceback in the CLI)."""
+    with pytest.raises(InputError, match=message):
+        parse_time(text, "Europe/Paris")
+    assert parse_time("9999-12-31T23:59Z") == datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+
+
+def test_rfc3339_pads_early_years() -> None:
+    assert rfc3339(datetime(1800, 1, 2, 3, 4, 5, tzinfo=UTC)) == "1800-01-02T03:04:05Z"
+    assert rfc3339(datetime(900, 1, 1, tzinfo=UTC)) == "0900-01-01T00:00:00Z"
