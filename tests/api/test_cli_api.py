@@ -68,6 +68,15 @@ def test_keys_create_refuses_an_unknown_scope(
     assert "unknown scope 'root'; use one of read, admin" in err
 
 
+def test_keys_create_refuses_a_rate_limit_the_store_cannot_hold(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """4294967295 overflowed the 32-bit column: a 500 from POST /v1/keys (found by the fuzzer)."""
+    code, _, err = run(capsys, "keys", "create", "--name", "x", "--rate-limit", "4294967295")
+    assert code == 2
+    assert "rate limit must be 1 to 1,000,000 requests per window" in err
+
+
 @pytest.mark.parametrize(
     "host",
     [

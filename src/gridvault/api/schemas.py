@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from gridvault.store.api_keys import MAX_RATE_LIMIT
+
 
 class Detail(BaseModel):
     """Every error: one sentence a person can act on."""
@@ -122,7 +124,9 @@ class KeyOut(BaseModel):
 class KeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     scope: Literal["read", "admin"] = "read"
-    rate_limit: int | None = Field(default=None, ge=1, description="Requests per window.")
+    rate_limit: int | None = Field(
+        default=None, ge=1, le=MAX_RATE_LIMIT, description="Requests per window."
+    )
 
 
 class KeyCreated(KeyOut):

@@ -22,6 +22,8 @@ from gridvault.store.base import Store
 
 SCOPES = ("read", "admin")
 KEY_PREFIX = "gvk_"
+#: Highest per-key rate limit (requests per window); the column is a 32-bit integer.
+MAX_RATE_LIMIT = 1_000_000
 _MAX_NAME = 100
 
 
@@ -88,8 +90,8 @@ def create_key(
         raise InputError(f"a key name must be 1 to {_MAX_NAME} characters")
     if scope not in SCOPES:
         raise InputError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
-    if rate_limit is not None and rate_limit < 1:
-        raise InputError("a key's rate limit must be at least 1 request per window")
+    if rate_limit is not None and not 1 <= rate_limit <= MAX_RATE_LIMIT:
+        raise InputError(f"a key's rate limit must be 1 to {MAX_RATE_LIMIT:,} requests per window")
     key = new_key()
     now = datetime.now(UTC)
     with store.session(write=True) as db:
@@ -163,6 +165,7 @@ def count_active_keys(store: Store) -> int:
 
 __all__ = [
     "KEY_PREFIX",
+    "MAX_RATE_LIMIT",
     "SCOPES",
     "ApiKey",
     "count_active_keys",
