@@ -1,7 +1,8 @@
 """``GET /metrics``: Prometheus text exposition of this app's registry.
 
-Scraped without an API key (as Prometheus does by default); it shows counts, latencies and
-freshness times, never data or keys.
+Open by decision (README, "Security"): scraped without an API key, as Prometheus does by
+default. It shows counts, latencies and freshness times, never data, keys or tokens
+(tests/test_secrets_never_leak.py greps it; tests/api/test_api_security.py keeps it open).
 """
 
 from __future__ import annotations
