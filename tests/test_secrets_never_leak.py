@@ -20,7 +20,6 @@ archived payload, the Redis keys and values, and the ``/metrics`` text.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +34,6 @@ import redis
 
 from gridvault.api import ApiOptions
 from gridvault.api.testing import run_api
-from gridvault.cli.main import main
 from gridvault.emulator import EmulatorConfig, FaultSpec, running_emulator
 from gridvault.pipeline.collect import WindowJob, collect_window, plan_collect, run_collect
 from gridvault.services import Services
@@ -44,6 +42,7 @@ from gridvault.sources.entsoe_client import EntsoeClient, EntsoeRequestError, Re
 from gridvault.sources.ratelimit import LocalRateLimiter
 from gridvault.store import Store, open_store
 from gridvault.store.api_keys import create_key, revoke_key
+from probes import run_cli, text_columns
 
 # Characters that URL-encoding changes, so an encoded copy is a different string to find.
 TOKEN = "Leak-Probe/Token+42=secret&x"  # noqa: S105
@@ -55,22 +54,6 @@ FAULTS = FaultSpec(error_5xx=0.2, burst_429=0.1, truncate=0.1, malformed=0.1, re
 def forms(secret: str) -> set[str]:
     """The ways a secret could be written down: as is, URL-encoded, form-encoded."""
     return {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
-
-
-def text_columns(store: Store) -> dict[str, str]:
-    """Every text value of every table, one string per table."""
-    with store.session() as db:
-        columns = db.fetchall(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
-            "AND table_schema NOT LIKE 'pg_temp%' "
-            "AND lower(data_type) IN ('text', 'varchar', 'character varying', 'json', 'jsonb')"
-        )
-        dumps: dict[str, list[str]] = {}
-        for table, column in columns:
-            values = db.fetchall(f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL')
-            dumps.setdefault(table, []).extend(str(v[0]) for v in values)
-    return {table: "\n".join(values) for table, values in dumps.items()}
 
 
 def archived_payloads(store: Store) -> str:
@@ -103,15 +86,22 @@ def redis_dump(url: str) -> str:
 
 def cli(capsys: pytest.CaptureFixture[str], seen: list[tuple[str, str]], *args: str) -> int:
     """Run the CLI in this process; its stdout and stderr are kept for the grep."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(capsys, *args)
     seen.append((f"gridvault {' '.join(args)}: stdout", out))
     seen.append((f"gridvault {' '.join(args)}: stderr", err))
     return code
+
+
+def session_settings(database_url: str, redis_url: str, base_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        entsoe_token=TOKEN,
+        entsoe_base_url=base_url,
+        entsoe_rate_limit=10_000,
+        log_level="DEBUG",
+        log_format="json",
+    )
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -170,13 +160,7 @@ def test_no_secret_is_left_anywhere(
         emulator.config.faults = FAULTS
         store = open_store(database_url)
         try:
-            settings = Settings(
-                database_url=database_url,
-                redis_url=redis_url,
-                entsoe_token=TOKEN,
-                entsoe_base_url=emulator.base_url,
-                entsoe_rate_limit=10_000,
-            )
+            settings = session_settings(database_url, redis_url, emulator.base_url)
             plan = plan_collect("generation_actual_per_unit", ["DE_LU"], "2024-03-01", "2024-03-08")
             report = asyncio.run(run_collect(settings, store, plan, retry=FAST))
             assert report.failures
@@ -253,9 +237,7 @@ def test_no_secret_is_left_anywhere(
 
         # -- keys on the command line (the new key is printed once, on purpose) -----------------
         monkeypatch.setenv("GRIDVAULT_LOG_FORMAT", "console")
-        with contextlib.suppress(SystemExit):
-            main(["keys", "create", "--name", "cli-key", "--scope", "read"])
-        created_out, created_err = capsys.readouterr()
+        _, created_out, created_err = run_cli(capsys, "keys", "create", "--name", "cli-key")
         cli_key = created_out.strip().splitlines()[-1]  # the key is the last line
         assert cli_key.startswith("gvk_")
         seen.append(
@@ -265,15 +247,7 @@ def test_no_secret_is_left_anywhere(
         cli(capsys, seen, "keys", "list")
 
         # -- the API ---------------------------------------------------------------------------
-        settings = Settings(
-            database_url=database_url,
-            redis_url=redis_url,
-            entsoe_token=TOKEN,
-            entsoe_base_url=emulator.base_url,
-            entsoe_rate_limit=10_000,
-            log_level="DEBUG",
-            log_format="json",
-        )
+        settings = session_settings(database_url, redis_url, emulator.base_url)
         with (
             Services(settings) as services,
             run_api(services, options=ApiOptions(rate_limit=100_000)) as api,

@@ -28,8 +28,8 @@ from gridvault.api.testing import RunningApi, run_api, seed_sample
 from gridvault.logs import configure_logging
 from gridvault.services import Services
 from gridvault.settings import Settings
-from gridvault.store import Store
 from gridvault.store.api_keys import create_key, revoke_key
+from probes import table_counts
 
 #: Routes anyone may call, by policy: probes, the Prometheus scrape (counts, latencies and
 #: freshness times by dataset and area; never data, keys or tokens — see
@@ -247,20 +247,6 @@ def test_read_keys_are_refused_exactly_the_admin_operations(api: RunningApi) -> 
 
 
 # -- SQL injection -----------------------------------------------------------------------------
-
-
-def table_counts(store: Store) -> dict[str, int]:
-    """Rows of every table of the store (whatever tables a later migration adds)."""
-    with store.session() as db:
-        tables = [
-            row[0]
-            for row in db.fetchall(
-                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-                "AND table_schema NOT IN ('information_schema', 'pg_catalog') "
-                "AND table_schema NOT LIKE 'pg_temp%' ORDER BY table_name"
-            )
-        ]
-        return {t: int(db.fetchall(f'SELECT count(*) FROM "{t}"')[0][0]) for t in tables}
 
 
 def rows(response: httpx2.Response) -> int:

@@ -17,32 +17,19 @@ import pytest
 import typer
 
 from gridvault.api.testing import seed_sample
-from gridvault.cli.main import build_app, main
+from gridvault.cli.main import build_app
 from gridvault.demo import ENTSOE_DIR
-from gridvault.store import Store, open_store
+from gridvault.store import open_store
 from gridvault.store.api_keys import list_keys
+from probes import run_cli, table_counts
 
 #: Commands whose options reach the store, with valid arguments (injected options replace
 #: theirs or are added).
+PRICES_DE_LU = ["day_ahead_prices", "--area", "DE_LU"]
+A_DAY = ["--start", "2024-01-01T00:00Z", "--end", "2024-01-02T00:00Z"]
 STORE_COMMANDS: dict[str, list[str]] = {
-    "query": [
-        "day_ahead_prices",
-        "--area",
-        "DE_LU",
-        "--start",
-        "2024-01-01T00:00Z",
-        "--end",
-        "2024-01-02T00:00Z",
-    ],
-    "coverage": [
-        "day_ahead_prices",
-        "--area",
-        "DE_LU",
-        "--start",
-        "2024-01-01T00:00Z",
-        "--end",
-        "2024-01-02T00:00Z",
-    ],
+    "query": [*PRICES_DE_LU, *A_DAY],
+    "coverage": [*PRICES_DE_LU, *A_DAY],
     # --dry-run: plan and show, fetch nothing.
     "backfill": [
         "day_ahead_prices",
@@ -127,29 +114,6 @@ def with_value(base: list[str], param: Any, value: str) -> list[str]:
     return [*args, param.opts[0], value]
 
 
-def run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def table_counts(store: Store) -> dict[str, int]:
-    with store.session() as db:
-        tables = [
-            row[0]
-            for row in db.fetchall(
-                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
-                "AND table_schema NOT IN ('information_schema', 'pg_catalog') "
-                "AND table_schema NOT LIKE 'pg_temp%' ORDER BY table_name"
-            )
-        ]
-        return {t: int(db.fetchall(f'SELECT count(*) FROM "{t}"')[0][0]) for t in tables}
-
-
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(
     request: pytest.FixtureRequest, cli_store: Path, monkeypatch: pytest.MonkeyPatch
@@ -184,11 +148,11 @@ def test_injection_through_every_text_option_does_nothing(
         if name not in STORE_COMMANDS or name == "import entsoe":
             continue
         base = [*name.split(), *STORE_COMMANDS[name]]
-        base_code, base_out, _ = run(capsys, base)
+        base_code, base_out, _ = run_cli(capsys, *base)
         for param in text_parameters(params):
             for payload in INJECTIONS:
                 args = [*name.split(), *with_value(STORE_COMMANDS[name], param, payload)]
-                code, out, err = run(capsys, args)
+                code, out, err = run_cli(capsys, *args)
                 tried += 1
                 label = f"gridvault {name} {param.name}={payload!r}"
                 assert "Traceback" not in err, f"{label}: {err[-500:]}"
@@ -223,7 +187,7 @@ def test_file_names_that_look_like_sql_are_just_names(
     names = [f"{payload}.xml" for payload in FILE_NAMES]
     for name in names:
         shutil.copy(source, folder / name)
-    code, out, err = run(capsys, ["import", "entsoe", str(folder)])
+    code, out, err = run_cli(capsys, "import", "entsoe", str(folder))
     assert code == 0, err
     assert out.splitlines()[-1] == f"{len(names)} file(s), 0 failed"
     store = open_store(store_url)

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
-from gridvault.cli.main import main
 from gridvault.demo import ENTSOE_DIR, TIMESERIES_DIR
 from gridvault.errors import ParseError
 from gridvault.pipeline.ingest import ingest_payload, parse_entsoe
@@ -21,6 +20,7 @@ from gridvault.store import Store
 from gridvault.store.duckdb_store import DuckDBStore
 from gridvault.store.postgres_store import PostgresStore
 from mutations import NOISE, any_damaged_file, recorded, zip_of
+from probes import run_cli, table_counts
 
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
@@ -30,11 +30,8 @@ ARCHIVE_TABLES = ("archive", "payloads")
 
 
 def counts(store: Store) -> dict[str, int]:
-    with store.session() as db:
-        return {
-            table: int(db.fetchall(f"SELECT count(*) FROM {table}")[0][0])
-            for table in DATA_TABLES + ARCHIVE_TABLES
-        }
+    every = table_counts(store)
+    return {table: every[table] for table in DATA_TABLES + ARCHIVE_TABLES}
 
 
 def archived(store: Store, archive_id: int) -> tuple[str | None, str | None]:
@@ -125,14 +122,14 @@ def _damaged_set() -> dict[str, bytes]:
     }
 
 
-def _import(directory: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> int:
+def _import(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, directory: Path, url: str
+) -> tuple[int, str]:
+    """``gridvault import entsoe DIRECTORY`` into ``url``: exit code and stderr."""
     monkeypatch.setenv("GRIDVAULT_DATABASE_URL", url)
     monkeypatch.setenv("GRIDVAULT_LOG_FORMAT", "json")
-    try:
-        main(["import", "entsoe", str(directory)])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+    code, _, err = run_cli(capsys, "import", "entsoe", str(directory))
+    return code, err
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -166,9 +163,8 @@ def test_damaged_files_store_nothing_and_the_others_of_the_import_still_land(
         (mixed_dir / name).write_bytes(data)
 
     reference_url = f"duckdb:///{tmp_path / 'reference.duckdb'}"
-    assert _import(good_dir, reference_url, monkeypatch) == 0
-    code = _import(mixed_dir, store_url, monkeypatch)
-    _, err = capsys.readouterr()
+    assert _import(capsys, monkeypatch, good_dir, reference_url)[0] == 0
+    code, err = _import(capsys, monkeypatch, mixed_dir, store_url)
 
     assert code == ParseError.exit_code
     for name in damaged:
