@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -227,16 +226,11 @@ def test_sk_2023_unquoted_variant() -> None:
     assert actual[_utc(2023, 10, 29, 1)] == 2171.0
 
 
-def test_fi_load_files_read_fast() -> None:
-    # The first pa.array() of a process imports pandas when it is installed (pyarrow's lazy
-    # pandas shim, ~1 s here): warm up so that the reader is what gets timed.
-    _read("entsoe_sk/total_load_dayahead_actual_SK_2023.csv")
+def test_every_fi_load_file_reads() -> None:
+    # Their speed is not a test's business (bench/ holds speed goals); that each reads is.
     for path in sorted((TIMESERIES_DIR / "entsoe_fi").glob("total_load_*.csv")):
-        data = path.read_bytes()
-        # CPU time, not wall time: other jobs on a busy machine stretched 0.1 s to over 1 s.
-        began = time.process_time()
-        read_csv_export(data, path.name)
-        assert time.process_time() - began < 1.0, path.name
+        table = read_csv_export(path.read_bytes(), path.name)
+        assert table.num_rows > 8_000, path.name  # a year of hours, two measures
 
 
 # --- small handmade files ----------------------------------------------------------------
