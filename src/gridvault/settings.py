@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     )
     entsoe_base_url: str = "https://web-api.tp.entsoe.eu/api"
     entsoe_rate_limit: int = Field(default=350, ge=1, le=10_000)
+    #: Seconds an ENTSO-E response may take (large windows are slow); then it is retried.
+    entsoe_timeout: float = Field(default=120.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -485,11 +485,12 @@ def build_client(
     retry: RetryPolicy | None = None,
     transport: httpx2.AsyncBaseTransport | None = None,
 ) -> EntsoeClient:
-    """The ENTSO-E client for these settings (token, base URL) and limiter."""
+    """The ENTSO-E client for these settings (token, base URL, timeout) and limiter."""
     return EntsoeClient(
         token=settings.entsoe_token,
         base_url=settings.entsoe_base_url,
         limiter=limiter,
+        timeout=httpx2.Timeout(settings.entsoe_timeout, connect=min(10.0, settings.entsoe_timeout)),
         retry=retry,
         max_connections=max(concurrency, 1),
         transport=transport,
