@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(default_factory=default_database_url)
+    #: Seconds a PostgreSQL call waits for a connection before the database is reported
+    #: unavailable (the API answers 503 instead of hanging).
+    database_timeout: float = Field(default=5.0, gt=0, le=600)
     redis_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | json | console

@@ -291,8 +291,7 @@ def test_a_database_that_goes_away_stops_the_run_which_resumes_later(
 ) -> None:
     name = pg_url.rsplit("/", 1)[1]
     admin = psycopg.connect(ADMIN_URL, autocommit=True)
-    store = PostgresStore(pg_url, pool_size=4)
-    store._pool.timeout = 1.0  # a vanished database is reported after 1 s, not 30
+    store = PostgresStore(pg_url, pool_size=4, pool_timeout=1.0)  # a vanished database: 1 s
     try:
         plan = plan_backfill(
             store, "load_actual", ["NL", "BE"], "2023-01-01", "2024-01-01", window="P1M"

@@ -26,6 +26,8 @@ from gridvault.store import Store
 from gridvault.store.collection_state import window_outcomes
 from gridvault.store.duckdb_store import DuckDBStore
 
+pytestmark = pytest.mark.usefixtures("fresh_logging")
+
 TOKEN = "faults-test-token"  # noqa: S105 - the emulator's token
 # Few tries and tiny pauses: some windows run out of retries (and must then be recorded as
 # failed), the others get through; a read timeout well under the emulator's stall.
