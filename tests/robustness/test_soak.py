@@ -5,6 +5,8 @@ printed (never asserted: timing goals live in bench/robustness)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from gridvault.pipeline.coverage import dataset_coverage
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 @pytest.mark.postgres
 def test_mixed_reads_while_a_backfill_writes(
-    pg_url: str, record_property: pytest.RecordProperty, capsys: pytest.CaptureFixture[str]
+    pg_url: str, record_property: Callable[[str, object], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     result, backfill = soak_while_backfilling(pg_url, seconds=10, clients=3)
     with capsys.disabled():
