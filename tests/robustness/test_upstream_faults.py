@@ -157,7 +157,7 @@ def test_an_error_ack_on_page_two_fails_the_window_keeping_page_one(
     assert (result.stored, result.failed) == (0, 1)
     # The first page's hundred days stay stored; a backfill fetches the window again.
     coverage = dataset_coverage(store, "day_ahead_prices", ["NL"], "2023-01-01", "2024-01-01")
-    assert coverage.missing_by_kind()["failed"] == (365 - 100) * 24
+    assert coverage.missing_by_kind()["failed"] == 365 * 24 - (100 * 24 - 1)  # DST days
     emulator.config.faults = FaultSpec()
     backfill = plan_backfill(store, "day_ahead_prices", ["NL"], "2023-01-01", "2024-01-01")
     assert backfill.record is not None
