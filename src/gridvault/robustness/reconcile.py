@@ -43,6 +43,8 @@ from gridvault.timegrid import utc
 #: A stored value: (dataset, area, dimensions as stored, interval start) → value.
 ValueKey = tuple[str, str, str, datetime]
 Values = dict[ValueKey, float | None]
+#: A window: (dataset, area, area_to, start, end).
+WindowKey = tuple[str, str, str | None, datetime, datetime]
 
 _GOOD = ("data", "no_data")
 
@@ -223,9 +225,7 @@ def reconcile(
     for job in jobs:
         verdict, problem = _judge(
             job,
-            outcome=outcomes.get(
-                (job.dataset.name, job.area.area, job.area.area_to, job.window.start)
-            ),
+            outcome=outcomes.get(_window_of(job)),
             records=by_window.get(window_key(job), []),
             stored=_window_values(stored, job),
             expected=_window_values(reference, job),
@@ -238,23 +238,26 @@ def reconcile(
     return result
 
 
-def _outcomes(
-    store: Store, jobs: Sequence[WindowJob]
-) -> dict[tuple[str, str, str | None, datetime], Any]:
-    found: dict[tuple[str, str, str | None, datetime], Any] = {}
+def _window_of(job: WindowJob) -> WindowKey:
+    return (job.dataset.name, job.area.area, job.area.area_to, job.window.start, job.window.end)
+
+
+def _outcomes(store: Store, jobs: Sequence[WindowJob]) -> dict[WindowKey, Any]:
+    """Recorded outcomes by window; a collect window and a backfill chunk may share a start
+    (a chunk stepped a month in UTC from it ends elsewhere), so the key has both ends."""
+    found: dict[WindowKey, Any] = {}
     for dataset in {job.dataset.name for job in jobs}:
         for outcome in window_outcomes(store, dataset=dataset):
-            found[(dataset, outcome.area, outcome.area_to or None, outcome.window_start)] = outcome
+            key = (dataset, outcome.area, outcome.area_to or None)
+            found[(*key, outcome.window_start, outcome.window_end)] = outcome
     return found
 
 
-def _chunk_states(
-    store: Store, plan_ids: Sequence[str]
-) -> dict[tuple[str, str, str | None, datetime], tuple[str, str | None]]:
-    states: dict[tuple[str, str, str | None, datetime], tuple[str, str | None]] = {}
+def _chunk_states(store: Store, plan_ids: Sequence[str]) -> dict[WindowKey, tuple[str, str | None]]:
+    states: dict[WindowKey, tuple[str, str | None]] = {}
     for plan_id in plan_ids:
         for job in store.jobs(plan_id=plan_id):
-            key = (job.dataset, job.area, job.area_to or None, job.window_start)
+            key = (job.dataset, job.area, job.area_to or None, job.window_start, job.window_end)
             states[key] = (job.state, job.last_error)
     return states
 
@@ -266,12 +269,12 @@ def _judge(
     records: Sequence[ServedRecord],
     stored: Values,
     expected: Values,
-    chunk_states: dict[tuple[str, str, str | None, datetime], tuple[str, str | None]],
+    chunk_states: dict[WindowKey, tuple[str, str | None]],
 ) -> tuple[str, str | None]:
     """``(stored | failed | lost, problem)`` for one window."""
-    if outcome is None or outcome.window_end != job.window.end:
+    if outcome is None:
         return "lost", "no outcome recorded"
-    chunk = chunk_states.get((job.dataset.name, job.area.area, job.area.area_to, job.window.start))
+    chunk = chunk_states.get(_window_of(job))
     if outcome.outcome == "failed":
         if not outcome.last_error:
             return "lost", "recorded as failed without a reason"
