@@ -16,7 +16,12 @@ Runs, with the code the test suite uses (``gridvault.robustness``):
 Prints faults injected by kind; windows expected, stored, failed-and-recorded, duplicates
 (goal 0) and lost (goal 0); fuzz cases run and 5xx found (goal 0); soak requests, errors
 (goal 0), p50/p99 and the server's RSS in the first and second half (goal: flat). Exits 1
-when a goal is missed.
+when a goal is missed. Windows are judged per phase: a window that failed (and was recorded
+so) in the collect phase and was then stored by the backfill counts in both columns.
+"Duplicates" are rows beyond one per series and interval, superseded values (the emulator
+serves the same values every time, so any is a value written twice) and chunks planned
+twice; "lost" is a window neither stored with exactly the fault-free values nor recorded as
+failed with its reason.
 
 Usage: .venv/bin/python bench/robustness.py [--seeds 3] [--examples 100] [--seconds 30]
        [--clients 4] [--kills 3] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
@@ -73,9 +78,11 @@ def upstream(seeds: int, folder: Path) -> tuple[Reconciliation, float]:
             both = collected + backfilled
             total = total + both
             print(
-                f"    {kind:<9} seed {seed}: {both.windows:>2} windows, {both.stored:>2} stored, "
-                f"{both.failed:>2} failed and recorded, {both.lost} lost, {both.duplicates} "
-                f"duplicates; {both.requests_served} requests"
+                f"    {kind:<9} seed {seed}: collect {collected.stored}/{collected.windows} "
+                f"stored, {collected.failed} failed and recorded; backfill "
+                f"{backfilled.stored}/{backfilled.windows} stored, {backfilled.failed} failed and "
+                f"recorded; {both.lost} lost, {both.duplicates} duplicates; "
+                f"{both.requests_served} requests"
             )
             for problem in both.problems:
                 print(f"      ! {problem}")

@@ -27,6 +27,7 @@ import hmac
 import io
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -85,6 +86,13 @@ class _Server(ThreadingHTTPServer):
         self._resets: set[int] = set()
         self._resets_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (reset, broken pipe: a killed worker) is not an error of
+        the emulator; anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def mark_reset(self, request: Any) -> None:
         """Close this connection with an RST instead of a FIN when the handler is done."""
