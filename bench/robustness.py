@@ -23,6 +23,13 @@ serves the same values every time, so any is a value written twice) and chunks p
 twice; "lost" is a window neither stored with exactly the fault-free values nor recorded as
 failed with its reason.
 
+Measured (defaults, 2 CPUs shared with other work, load average 5-9; two runs): faults
+injected 429 21, 5xx 17, ack 10, banned 14-15, malformed 8, reset 19, stall 6, truncate 15,
+plus 6 SIGKILLs; 194 windows judged: 170 stored, 24 failed and recorded, 0 lost,
+0 duplicates, 0 reconciliation problems; killed collects 18/18 stored once; fuzz 1,003 cases
+over 13 GET operations, 0 5xx; soak 4,065-5,479 requests in 30 s, 0 errors, p99 119-223 ms,
+server RSS peak second half / first half 0.996-1.038. About 4 minutes in all.
+
 Usage: .venv/bin/python bench/robustness.py [--seeds 3] [--examples 100] [--seconds 30]
        [--clients 4] [--kills 3] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 """

@@ -361,21 +361,8 @@ async def store_call(patience: float, fn: Callable[P, T], *args: P.args, **kwarg
             delay = min(delay * 2, 2.0)
 
 
-def record_result(store: Store, result: WindowResult) -> None:
-    """Keep the window's outcome and counters (coverage, status, metrics read them).
-
-    Bookkeeping must never turn a stored window into a failure: a store error here is
-    logged, and the data already written stays.
-    """
-    try:
-        _record_window(store, result)
-    except GridvaultError as exc:
-        log.warning(
-            "could not record the window outcome", window=str(result.job.window), reason=str(exc)
-        )
-
-
 def _record_window(store: Store, result: WindowResult) -> None:
+    """Keep the window's outcome and counters (coverage, status, metrics read them)."""
     job = result.job
     points = result.points
     record_window(
