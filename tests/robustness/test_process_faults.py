@@ -313,7 +313,7 @@ def data_request(api: Any) -> Any:
 def test_the_api_answers_503_while_postgres_is_down_and_recovers_by_itself(
     postgres_server: PrivatePostgres, private_pg_url: str
 ) -> None:
-    settings = Settings(database_url=private_pg_url, redis_url=None, database_timeout=1.0)
+    settings = Settings(database_url=private_pg_url, redis_url=None, database_timeout=3.0)
     with Services(settings) as services:
         seed_sample(services.store)
         with run_api(services, options=ApiOptions(rate_limit=1_000_000)) as api:
