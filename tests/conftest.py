@@ -16,6 +16,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gridvault.robustness.servers import (
+    PrivatePostgres,
+    PrivateRedis,
+    ServerUnavailable,
+    private_postgres,
+    private_redis,
+)
 from gridvault.store import Store
 from gridvault.store.duckdb_store import DuckDBStore
 from gridvault.store.postgres_store import PostgresStore
@@ -133,3 +140,56 @@ def use_emulator(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], None]:
         monkeypatch.setenv("GRIDVAULT_ENTSOE_RATE_LIMIT", "10000")
 
     return point
+
+
+# -- private servers that restart tests may stop (never the shared ones) --------------------
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[PrivatePostgres]:
+    """A throwaway PostgreSQL cluster for one module; its tests may stop and start it.
+    Without initdb/pg_ctl (or the ``postgres`` OS user, as root): skip, or fail in CI."""
+    try:
+        with private_postgres() as server:
+            yield server
+    except ServerUnavailable as exc:
+        _require("a private PostgreSQL", str(exc))
+
+
+@pytest.fixture
+def private_pg_url(postgres_server: PrivatePostgres) -> str:
+    """A fresh database on the private cluster (started again if a test left it stopped)."""
+    if not postgres_server.running():
+        postgres_server.start()
+    return postgres_server.create_database(f"gv_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[PrivateRedis]:
+    """A private ``redis-server``; its test may kill and start it."""
+    try:
+        with private_redis() as server:
+            yield server
+    except ServerUnavailable as exc:
+        _require("a private Redis", str(exc))
+
+
+@pytest.fixture
+def fresh_logging() -> Iterator[None]:
+    """Earlier in-process CLI runs may leave structlog writing to a closed captured stream;
+    start from a clean slate."""
+    import logging
+
+    import structlog
+
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    root.handlers[:] = [
+        handler
+        for handler in root.handlers
+        if not (
+            isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False)
+        )
+    ]
+    yield
+    structlog.reset_defaults()

@@ -23,7 +23,7 @@ class Services:
 
     @cached_property
     def store(self) -> Store:
-        opened = open_store(self.settings.database_url)
+        opened = open_store(self.settings.database_url, timeout=self.settings.database_timeout)
         self._opened.append(opened)
         return opened
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(default_factory=default_database_url)
+    #: Seconds a PostgreSQL call waits for a connection before the database is reported
+    #: unavailable (the API answers 503 instead of hanging).
+    database_timeout: float = Field(default=5.0, gt=0, le=600)
     redis_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | json | console
@@ -50,6 +53,8 @@ class Settings(BaseSettings):
     )
     entsoe_base_url: str = "https://web-api.tp.entsoe.eu/api"
     entsoe_rate_limit: int = Field(default=350, ge=1, le=10_000)
+    #: Seconds an ENTSO-E response may take (large windows are slow); then it is retried.
+    entsoe_timeout: float = Field(default=120.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 from datetime import UTC, datetime
 
 import httpx2 as httpx
@@ -11,7 +13,7 @@ import pytest
 from gridvault.emulator import Emulator, EmulatorConfig, FaultSpec, running_emulator
 from gridvault.emulator.config import DEFAULT_TOKEN
 from gridvault.entsoe.catalog import get_dataset, request_params
-from gridvault.entsoe.parser import parse_document
+from gridvault.entsoe.parser import AcknowledgementError, parse_document
 from gridvault.errors import InputError, ParseError
 
 TOKEN = DEFAULT_TOKEN
@@ -144,3 +146,42 @@ def test_changing_faults_at_run_time_takes_effect() -> None:
         assert observe(running) == "status:503" or observe(running).startswith("status:5")
         config.faults = FaultSpec()
         assert observe(running) == "ok"
+
+
+def test_an_ack_fault_replaces_the_answer_with_an_error_acknowledgement() -> None:
+    seen, outcomes = run(FaultSpec(ack=1.0), 2)
+    assert seen == ["broken", "broken"]  # parse_document raises AcknowledgementError
+    assert outcomes == ["fault:ack"] * 2
+
+
+def test_an_ack_fault_in_a_zipped_answer_is_one_more_member() -> None:
+    params = request_params(
+        get_dataset("outages_generation_units"),
+        "NL",
+        None,
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 2, 1, tzinfo=UTC),
+        offset=0,
+    ) | {"securityToken": TOKEN}
+    config = EmulatorConfig(synthetic=True)
+    with running_emulator(config) as running, httpx.Client(timeout=10) as client:
+        clean = client.get(running.base_url, params=params)
+        config.faults = FaultSpec(ack=1.0)
+        faulty = client.get(running.base_url, params=params)
+    assert faulty.status_code == 200
+    assert faulty.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(clean.content)) as good:
+        documents = good.namelist()
+    with zipfile.ZipFile(io.BytesIO(faulty.content)) as bad:
+        assert bad.namelist() == [*documents, "acknowledgement.xml"]
+        assert b"Unexpected error occurred" in bad.read("acknowledgement.xml")
+    with pytest.raises(AcknowledgementError):
+        parse_document(faulty.content)
+
+
+def test_a_stall_holds_the_answer_until_the_client_times_out() -> None:
+    config = EmulatorConfig(faults=FaultSpec(stall=1.0, stall_seconds=2.0))
+    with running_emulator(config) as running, httpx.Client(timeout=0.3) as client:
+        assert observe(running, client) == "transport:ReadTimeout"
+        assert [record.outcome for record in running.served()] == ["fault:stall"]
+        assert running.served()[0].status == 0

@@ -291,8 +291,7 @@ def test_a_database_that_goes_away_stops_the_run_which_resumes_later(
 ) -> None:
     name = pg_url.rsplit("/", 1)[1]
     admin = psycopg.connect(ADMIN_URL, autocommit=True)
-    store = PostgresStore(pg_url, pool_size=4)
-    store._pool.timeout = 1.0  # a vanished database is reported after 1 s, not 30
+    store = PostgresStore(pg_url, pool_size=4, pool_timeout=1.0)  # a vanished database: 1 s
     try:
         plan = plan_backfill(
             store, "load_actual", ["NL", "BE"], "2023-01-01", "2024-01-01", window="P1M"
@@ -341,3 +340,34 @@ def test_a_database_that_goes_away_stops_the_run_which_resumes_later(
         coverage = dataset_coverage(back, "load_actual", ["NL", "BE"], "2023-01-01", "2024-01-01")
         assert coverage.completeness == 1.0
     admin.close()
+
+
+def test_a_chunk_whose_claim_answer_was_lost_is_taken_back_before_its_lease_ends(
+    store: Store, emulator: Emulator
+) -> None:
+    plan = plan_backfill(store, "load_actual", ["NL"], "2024-01-01", "2024-03-01", window="P1M")
+    assert plan.plan_id is not None
+    owner = new_owner()
+    # The claim committed but its answer never reached the worker (the connection dropped
+    # after the commit): the chunk is leased to this very run, which does not know it.
+    (orphan,) = store.claim_jobs(owner, limit=1, lease_seconds=600, plan_id=plan.plan_id)
+    report = asyncio.run(
+        asyncio.wait_for(
+            work_plan(
+                settings_for(emulator),
+                store,
+                plan.plan_id,
+                owner=owner,
+                workers=2,
+                retry=FAST,
+                backoff=QUICK,
+                limiter=LocalRateLimiter(10_000, window_seconds=1.0),
+                poll_seconds=0.05,
+            ),
+            timeout=60,  # the lease would hold it for ten minutes
+        )
+    )
+    assert report.ok
+    assert report.counts["done"] == 2
+    (job,) = store.jobs(job_ids=[orphan.job_id])
+    assert (job.state, job.attempts) == ("done", 2)

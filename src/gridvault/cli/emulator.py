@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 help='Injected faults, e.g. "latency=0.05,5xx=0.1,429=0.02,truncate=0.05,'
-                'malformed=0.05,reset=0.05,seed=7".'
+                'malformed=0.05,reset=0.05,ack=0.02,seed=7" (ack: an error acknowledgement '
+                "instead of the answer, inside the ZIP when zipped)."
             ),
         ] = "",
         token: Annotated[

@@ -19,12 +19,15 @@ _FAULT_KEYS = {
     "truncate": "truncate",
     "malformed": "malformed",
     "reset": "reset",
+    "ack": "ack",
+    "stall": "stall",
+    "stall_seconds": "stall_seconds",
     "seed": "seed",
 }
 #: The token an emulator expects unless told otherwise (not a secret: it only opens loopback).
 DEFAULT_TOKEN = "emulator-token"  # noqa: S105 - see above
 
-_PROBABILITIES = ("error_5xx", "burst_429", "truncate", "malformed", "reset")
+_PROBABILITIES = ("error_5xx", "burst_429", "truncate", "malformed", "reset", "ack", "stall")
 
 
 @dataclass
@@ -35,8 +38,11 @@ class FaultSpec:
     request, drawn in this order from one uniform number: ``reset`` (connection closed
     without a response), ``error_5xx`` (503, sometimes 500/502, empty body), ``burst_429``
     (a short 429 ban although the rate limit was not reached), ``truncate`` (body cut in the
-    middle), ``malformed`` (HTTP 200 with broken XML). Their sum must not exceed 1. The
-    n-th request of a run always meets the same fault for the same seed.
+    middle), ``malformed`` (HTTP 200 with broken XML), ``ack`` (HTTP 200 with an error
+    acknowledgement instead of the answer; in a zipped answer it is one more ZIP member,
+    beside the documents), ``stall`` (no answer for ``stall_seconds``, then the connection
+    is closed: a client with a shorter read timeout times out). Their sum must not exceed 1.
+    The n-th request of a run always meets the same fault for the same seed.
     """
 
     latency: float = 0.0
@@ -45,11 +51,17 @@ class FaultSpec:
     truncate: float = 0.0
     malformed: float = 0.0
     reset: float = 0.0
+    ack: float = 0.0
+    stall: float = 0.0
+    stall_seconds: float = 2.0
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.latency < 0:
-            raise InputError(f"fault latency must be >= 0 seconds, not {self.latency}")
+        if self.latency < 0 or self.stall_seconds < 0:
+            raise InputError(
+                f"fault latency and stall_seconds must be >= 0 seconds, not "
+                f"{self.latency} and {self.stall_seconds}"
+            )
         for name in _PROBABILITIES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -128,12 +140,13 @@ class ServedRecord:
     """One request the emulator answered (or dropped), for tests to reconcile counts.
 
     ``outcome`` is ``data``, ``no_data``, ``bad_request``, ``unauthorized``, ``banned`` or
-    ``fault:<kind>`` (``5xx``, ``429``, ``truncate``, ``malformed``, ``reset``). ``params`` is
+    ``fault:<kind>`` (``5xx``, ``429``, ``truncate``, ``malformed``, ``reset``, ``ack``,
+    ``stall``). ``params`` is
     the query without ``securityToken``. ``points`` counts the ``<Point>`` elements of the
     document served (all ZIP members, the page actually served; a balancing Point with a
     quantity and a price is one Point but two parsed values); ``timeseries`` its
     ``<TimeSeries>`` (outage ZIPs: documents); ``bytes`` the body length sent (a truncated
-    body: the cut length). ``status`` is 0 for a reset (no response at all).
+    body: the cut length). ``status`` is 0 for a reset or a stall (no response at all).
     """
 
     at: datetime

@@ -6,8 +6,8 @@ the same 429 (ban requests do not count towards the next window). Without a toke
 client address is the key.
 
 Faults: one uniform number per request from ``random.Random(seed)`` picks at most one fault
-(reset, 5xx, 429, truncate, malformed, in that order of the cumulative probabilities), and a
-second number picks the variant (which 5xx status; how a body is truncated). The n-th request
+(reset, 5xx, 429, truncate, malformed, ack, stall, in that order of the cumulative
+probabilities), and a second number picks the variant (which 5xx status; how a body is truncated). The n-th request
 after the spec was set meets the same fault for the same seed. A changed spec (tests flip
 faults at run time) restarts the sequence.
 """
@@ -95,6 +95,8 @@ class FaultDice:
             ("429", spec.burst_429),
             ("truncate", spec.truncate),
             ("malformed", spec.malformed),
+            ("ack", spec.ack),
+            ("stall", spec.stall),
         ):
             threshold += probability
             if roll < threshold:

@@ -77,6 +77,11 @@ _ACK = """<?xml version="1.0" encoding="UTF-8"?>
 </Acknowledgement_MarketDocument>"""
 
 
+#: The refusal an ``ack`` fault sends (ENTSO-E answers server trouble with code 999 too; this
+#: text is ours, the real ones are not recorded).
+FAULT_ACK_TEXT = "Unexpected error occurred while processing the request. Please try again later."
+
+
 def item_name(dataset: Dataset) -> str:
     """ENTSO-E's data item name (``ENERGY_PRICES``) for acknowledgement texts."""
     return _ITEMS.get(dataset.name, (dataset.name.upper(), ""))[0]

@@ -5,7 +5,9 @@ Order of handling per request (what a real client meets first comes first):
 1. ``latency`` from the fault spec (every response, including errors);
 2. path ``/api`` (else 404) and ``securityToken`` (missing/wrong → 401, never echoed);
 3. the per-token rate limit (over the limit or banned → 429 "Requester banned until …");
-4. one seeded fault draw (reset, 5xx, burst 429, malformed; truncate cuts the real answer);
+4. one seeded fault draw (reset, 5xx, burst 429, malformed; truncate cuts the real answer,
+   ack replaces it with an error acknowledgement, inside the ZIP when it is zipped; stall
+   holds the connection silent for ``stall_seconds``, then closes it);
 5. parameter validation (→ 400 acknowledgement), then replay, then synthetic data, else the
    HTTP 200 "No matching data" acknowledgement.
 
@@ -22,18 +24,21 @@ response always finds its record.
 from __future__ import annotations
 
 import hmac
+import io
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from zipfile import ZipFile
 
 from gridvault.emulator import outages, synthetic
 from gridvault.emulator.config import EmulatorConfig, ServedRecord
@@ -41,15 +46,17 @@ from gridvault.emulator.limits import BURST_BAN_SECONDS, FaultDice, FaultDraw, R
 from gridvault.emulator.query import ApiRequest, BadRequest, read_query
 from gridvault.emulator.replay import ReplayIndex
 from gridvault.emulator.responses import (
+    FAULT_ACK_TEXT,
     HTML_TYPE,
     XML_TYPE,
+    ZIP_TYPE,
     acknowledgement,
     ban_body,
     instances_text,
     no_data_text,
     unauthorized_body,
 )
-from gridvault.emulator.synthetic import Payload, TooManyInstances
+from gridvault.emulator.synthetic import Payload, TooManyInstances, zip_members
 
 _MALFORMED = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<Publication_MarketDocument xmlns="urn:iec62325.351:'
@@ -79,6 +86,13 @@ class _Server(ThreadingHTTPServer):
         self._resets: set[int] = set()
         self._resets_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (reset, broken pipe: a killed worker) is not an error of
+        the emulator; anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     def mark_reset(self, request: Any) -> None:
         """Close this connection with an RST instead of a FIN when the handler is done."""
@@ -192,12 +206,15 @@ class Emulator:
             self._finish(handler, params, _Answer(429, HTML_TYPE, ban_body(until), "banned"))
             return
         draw = self._dice.draw(config.faults)
-        if draw.kind is not None and draw.kind != "truncate":
+        if draw.kind is not None and draw.kind not in ("truncate", "ack"):
             self._fault(handler, params, draw, key)
             return
         answer = self._answer(params)
         if draw.kind == "truncate":
             self._truncate(handler, params, answer, draw)
+            return
+        if draw.kind == "ack":
+            self._finish(handler, params, _error_ack(answer))
             return
         self._finish(handler, params, answer)
 
@@ -206,6 +223,11 @@ class Emulator:
             handler.close_connection = True
             self.server_mark_reset(handler)
             self._record(params, _Answer(0, "", b"", "fault:reset"), 0)
+            return
+        if draw.kind == "stall":
+            self._record(params, _Answer(0, "", b"", "fault:stall"), 0)
+            time.sleep(self.config.faults.stall_seconds)
+            handler.close_connection = True
             return
         if draw.kind == "5xx":
             status = 503 if draw.variant < 0.6 else 500 if draw.variant < 0.8 else 502
@@ -225,7 +247,7 @@ class Emulator:
         self, handler: _Handler, params: dict[str, str], answer: _Answer, draw: FaultDraw
     ) -> None:
         cut = answer.body[: max(1, len(answer.body) // 2)]
-        outcome = _Answer(answer.status, answer.content_type, cut, "fault:truncate", answer.dataset)
+        outcome = replace(answer, body=cut, outcome="fault:truncate", timeseries=0, points=0)
         if draw.variant < 0.5:
             # Honest Content-Length for the cut body: the client gets a broken document.
             self._finish(handler, params, outcome)
@@ -332,6 +354,18 @@ class Emulator:
         )
         with self._log_lock:
             self._log.append(record)
+
+
+def _error_ack(answer: _Answer) -> _Answer:
+    """An error acknowledgement where ``answer`` was: one more member of a zipped answer
+    (the documents stay beside it), else the whole body."""
+    ack = acknowledgement(FAULT_ACK_TEXT)
+    if answer.content_type != ZIP_TYPE:
+        return _Answer(200, XML_TYPE, ack, "fault:ack", answer.dataset)
+    with ZipFile(io.BytesIO(answer.body)) as archive:
+        members = [(name, archive.read(name)) for name in archive.namelist()]
+    body = zip_members([*members, ("acknowledgement.xml", ack)])
+    return _Answer(200, ZIP_TYPE, body, "fault:ack", answer.dataset, disposition=answer.disposition)
 
 
 def _ack(status: int, text: str, outcome: str, dataset: str | None = None) -> _Answer:

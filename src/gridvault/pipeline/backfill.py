@@ -59,6 +59,7 @@ from gridvault.pipeline.collect import (
     build_client,
     check_token,
     collect_window,
+    store_call,
 )
 from gridvault.pipeline.coverage import (
     GAP_KINDS,
@@ -85,6 +86,9 @@ log = get_logger("gridvault.backfill")
 DEFAULT_WORKERS = 8
 DEFAULT_LEASE_SECONDS = 180.0
 DEFAULT_MAX_ATTEMPTS = 5
+# A chunk leased to this run for longer than this without a worker on it lost its claim's
+# answer (a claim is answered within milliseconds once committed).
+ORPHAN_GRACE_SECONDS = 5.0
 # Two needed spans closer than this share a request when the window limit allows: a request
 # slot (0.15 s at ENTSO-E's 400/minute) costs more than re-reading a few stored days, which
 # the idempotent upsert counts unchanged. Paged datasets answer one TimeSeries per day, so
@@ -473,27 +477,22 @@ class _Run:
         self.on_chunk = on_chunk
         self.report = BackfillReport(plan_id, owner)
         self.changed = asyncio.Condition()
+        #: The chunks this run's workers are working on right now.
+        self.working: set[int] = set()
         self.rng = random.Random()  # noqa: S311 - jitter, not cryptography
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """A store call in a thread; a failing store is retried briefly (a dropped pooled
         connection is replaced), then the run stops with :class:`BackfillStoreError`."""
-        deadline = time.monotonic() + self.store_patience
-        delay = 0.2
-        while True:
-            try:
-                return await asyncio.to_thread(fn, *args, **kwargs)
-            except StoreError as exc:
-                if time.monotonic() + delay > deadline:
-                    raise BackfillStoreError(
-                        f"the store stopped answering ({exc}); the backfill stopped. Nothing is "
-                        "lost: finished chunks are recorded and the others stay in the job "
-                        f"ledger. Run the same command again (or `gridvault backfill --plan "
-                        f"{self.plan_id}`) once the database is back"
-                    ) from None
-                log.warning("store call failed, retrying", reason=str(exc), wait=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        try:
+            return await store_call(self.store_patience, fn, *args, **kwargs)
+        except StoreError as exc:
+            raise BackfillStoreError(
+                f"the store stopped answering ({exc}); the backfill stopped. Nothing is "
+                "lost: finished chunks are recorded and the others stay in the job "
+                f"ledger. Run the same command again (or `gridvault backfill --plan "
+                f"{self.plan_id}`) once the database is back"
+            ) from None
 
     async def worker(self, client: EntsoeClient) -> None:
         while True:
@@ -505,13 +504,19 @@ class _Run:
                 plan_id=self.plan_id,
             )
             if claimed:
-                await self.run_chunk(client, claimed[0])
+                self.working.add(claimed[0].job_id)
+                try:
+                    await self.run_chunk(client, claimed[0])
+                finally:
+                    self.working.discard(claimed[0].job_id)
                 async with self.changed:
                     self.changed.notify_all()
                 continue
             state = await self.call(ledger.activity, self.store, self.plan_id)
             if not state.open:
                 return
+            if state.running > len(self.working) and await self.release_orphans():
+                continue
             wait = self.poll_seconds
             now = now_utc()
             for moment in (state.next_claimable, state.next_lease_expiry):
@@ -520,6 +525,21 @@ class _Run:
             async with self.changed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.changed.wait(), wait)
+
+    async def release_orphans(self) -> int:
+        """Chunks leased to this run that none of its workers holds (their claim committed
+        but its answer was lost) go back to pending now, not when their lease expires."""
+        released = await self.call(
+            ledger.release_orphans,
+            self.store,
+            self.plan_id,
+            self.owner,
+            sorted(self.working),
+            now_utc() - timedelta(seconds=ORPHAN_GRACE_SECONDS),
+        )
+        if released:
+            log.warning("took back chunks whose claim was lost", plan=self.plan_id, chunks=released)
+        return released
 
     async def renew(self, job: Job) -> None:
         while True:
@@ -548,7 +568,9 @@ class _Run:
             return
         renewer = asyncio.create_task(self.renew(job))
         try:
-            result = await collect_window(client, self.store, window_job)
+            result = await collect_window(
+                client, self.store, window_job, store_patience=self.store_patience
+            )
         except Exception as exc:  # collect_window reports failures; this is a bug: retry
             log.exception("chunk failed unexpectedly", job=job.job_id)
             result = WindowResult(window_job)

@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlparse
 
 import httpx2
 
 from gridvault.entsoe.areas import lookup_area
 from gridvault.entsoe.catalog import ACTUAL, BALANCING, Dataset, get_dataset
-from gridvault.errors import ConfigError, GridvaultError, InputError
+from gridvault.errors import ConfigError, GridvaultError, InputError, StoreError
 from gridvault.logs import bound, get_logger, redact
 from gridvault.pipeline.ingest import IngestOutcome, ingest_payload
 from gridvault.pipeline.series_map import SOURCE
@@ -47,6 +48,11 @@ from gridvault.store.collection_state import record_window
 from gridvault.timegrid import parse_time, rfc3339, utc
 
 log = get_logger("gridvault.collect")
+
+#: Seconds a store write of a window is retried after a lost connection (a database restart).
+STORE_PATIENCE = 10.0
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Data that exists only once it happened: a window entirely in the future is a mistake.
 ACTUAL_KINDS = (ACTUAL, BALANCING)
@@ -324,54 +330,68 @@ def check_token(settings: Settings) -> None:
 
 
 def _archive_refusal(store: Store, response: RawResponse, dataset: str, reason: str) -> int:
-    record = store.archive_payload(
-        response.content,
-        source=SOURCE,
-        request=response.request_record(),
-        dataset=dataset,
-        http_status=response.status,
-        content_type=response.content_type,
-        fetched_at=response.fetched_at,
-    )
-    store.set_parse_outcome(record.archive_id, "error", reason)
+    with store.session(write=True):
+        record = store.archive_payload(
+            response.content,
+            source=SOURCE,
+            request=response.request_record(),
+            dataset=dataset,
+            http_status=response.status,
+            content_type=response.content_type,
+            fetched_at=response.fetched_at,
+        )
+        store.set_parse_outcome(record.archive_id, "error", reason)
     return record.archive_id
 
 
-def record_result(store: Store, result: WindowResult) -> None:
-    """Keep the window's outcome and counters (coverage, status, metrics read them).
+async def store_call(patience: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """A blocking store call in a thread. A :class:`StoreError` (a dropped connection, a
+    database restarting) is retried with backoff for ``patience`` seconds, then raised. Only
+    for calls that are one transaction, which trying again cannot write twice."""
+    deadline = time.monotonic() + patience
+    delay = 0.1
+    while True:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except StoreError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("store call failed, retrying", reason=str(exc), wait_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
-    Bookkeeping must never turn a stored window into a failure: a store error here is
-    logged, and the data already written stays.
-    """
+
+def _record_window(store: Store, result: WindowResult) -> None:
+    """Keep the window's outcome and counters (coverage, status, metrics read them)."""
     job = result.job
     points = result.points
-    try:
-        record_window(
-            store,
-            dataset=job.dataset.name,
-            area=job.area.area,
-            area_to=job.area.area_to,
-            window_start=job.window.start,
-            window_end=job.window.end,
-            outcome=result.outcome,
-            points=result.values,
-            inserted=points.inserted,
-            updated=points.updated,
-            unchanged=points.unchanged,
-            requests=max(result.responses, 1),
-            status_codes=result.status_codes,
-            http_status=next(reversed(result.status_codes), None),
-            error=result.error,
-        )
-    except GridvaultError as exc:
-        log.warning("could not record the window outcome", window=str(job.window), reason=str(exc))
+    record_window(
+        store,
+        dataset=job.dataset.name,
+        area=job.area.area,
+        area_to=job.area.area_to,
+        window_start=job.window.start,
+        window_end=job.window.end,
+        outcome=result.outcome,
+        points=result.values,
+        inserted=points.inserted,
+        updated=points.updated,
+        unchanged=points.unchanged,
+        requests=max(result.responses, 1),
+        status_codes=result.status_codes,
+        http_status=next(reversed(result.status_codes), None),
+        error=result.error,
+    )
 
 
-async def collect_window(client: EntsoeClient, store: Store, job: WindowJob) -> WindowResult:
+async def collect_window(
+    client: EntsoeClient, store: Store, job: WindowJob, *, store_patience: float = STORE_PATIENCE
+) -> WindowResult:
     """Fetch every page of one window, archive and ingest each; never raises for the window.
 
     Returns what was stored; on failure ``error``/``error_kind`` say why, and the pages
-    ingested before the failure stay stored.
+    ingested before the failure stay stored. A store that fails is tried again for
+    ``store_patience`` seconds (a database restart loses no window).
     """
     result = WindowResult(job)
     dataset = job.dataset
@@ -384,7 +404,8 @@ async def collect_window(client: EntsoeClient, store: Store, job: WindowJob) -> 
                 async for page in pages:
                     result.responses += 1
                     result.status_codes[page.status] = result.status_codes.get(page.status, 0) + 1
-                    outcome = await asyncio.to_thread(
+                    outcome = await store_call(
+                        store_patience,
                         ingest_payload,
                         store,
                         page.content,
@@ -404,8 +425,8 @@ async def collect_window(client: EntsoeClient, store: Store, job: WindowJob) -> 
             if exc.status is not None:
                 result.status_codes[exc.status] = result.status_codes.get(exc.status, 0) + 1
             if exc.response is not None:
-                archive_id = await asyncio.to_thread(
-                    _archive_refusal, store, exc.response, dataset.name, exc.reason
+                archive_id = await store_call(
+                    store_patience, _archive_refusal, store, exc.response, dataset.name, exc.reason
                 )
                 result.archive_ids.append(archive_id)
         except GridvaultError as exc:
@@ -414,7 +435,12 @@ async def collect_window(client: EntsoeClient, store: Store, job: WindowJob) -> 
             log.exception("window failed unexpectedly", window=str(job.window))
             result.error = redact(f"internal error: {type(exc).__name__}: {exc}")
             result.error_kind = "internal"
-        await asyncio.to_thread(record_result, store, result)
+        try:
+            await store_call(store_patience, _record_window, store, result)
+        except GridvaultError as exc:  # bookkeeping never turns a stored window into a failure
+            log.warning(
+                "could not record the window outcome", window=str(job.window), reason=str(exc)
+            )
         if result.error is not None:
             log.warning(
                 "window failed", window=str(job.window), kind=result.error_kind, reason=result.error
@@ -485,11 +511,12 @@ def build_client(
     retry: RetryPolicy | None = None,
     transport: httpx2.AsyncBaseTransport | None = None,
 ) -> EntsoeClient:
-    """The ENTSO-E client for these settings (token, base URL) and limiter."""
+    """The ENTSO-E client for these settings (token, base URL, timeout) and limiter."""
     return EntsoeClient(
         token=settings.entsoe_token,
         base_url=settings.entsoe_base_url,
         limiter=limiter,
+        timeout=httpx2.Timeout(settings.entsoe_timeout, connect=min(10.0, settings.entsoe_timeout)),
         retry=retry,
         max_connections=max(concurrency, 1),
         transport=transport,
@@ -553,4 +580,5 @@ __all__ = [
     "parse_areas",
     "plan_collect",
     "run_collect",
+    "store_call",
 ]

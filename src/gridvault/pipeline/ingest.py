@@ -120,16 +120,17 @@ def ingest_payload(
         values, outages = parser(data, name)
     except ParseError as exc:
         outcome.error = str(exc)
-        record = store.archive_payload(
-            data,
-            source=SOURCE,
-            request=request,
-            dataset=dataset,
-            http_status=http_status,
-            content_type=content_type,
-            fetched_at=fetched,
-        )
-        store.set_parse_outcome(record.archive_id, "quarantined", outcome.error)
+        with store.session(write=True):  # one transaction: a retried call archives once
+            record = store.archive_payload(
+                data,
+                source=SOURCE,
+                request=request,
+                dataset=dataset,
+                http_status=http_status,
+                content_type=content_type,
+                fetched_at=fetched,
+            )
+            store.set_parse_outcome(record.archive_id, "quarantined", outcome.error)
         outcome.archive_id = record.archive_id
         log.warning("payload quarantined", payload=name, error=outcome.error)
         return outcome

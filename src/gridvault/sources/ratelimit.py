@@ -202,6 +202,8 @@ class RedisRateLimiter(RateLimiter):
 
     Keys: ``{prefix}:{namespace}:next`` (the next free slot) and ``…:ban`` (the end of a
     ban), both expiring on their own. ``namespace`` is :func:`token_namespace` of the token.
+    A Redis that cannot be reached is retried for ``patience`` seconds before requests fail
+    (a restart loses the slot schedule, which only means the next slots start from now).
     """
 
     def __init__(
@@ -214,10 +216,12 @@ class RedisRateLimiter(RateLimiter):
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         safety: float = DEFAULT_SAFETY,
         sleep: Sleep = asyncio.sleep,
+        patience: float = 10.0,
     ) -> None:
         super().__init__(limit, window_seconds=window_seconds, safety=safety)
         import redis.asyncio as aioredis  # noqa: PLC0415 - only when Redis is configured
 
+        self.patience = patience
         self._url = url
         self._redis: Any = aioredis.Redis.from_url(
             url, socket_connect_timeout=5, socket_timeout=10, decode_responses=True
@@ -235,14 +239,28 @@ class RedisRateLimiter(RateLimiter):
         return self._next_key, self._ban_key
 
     async def _call(self, script: Any, keys: list[str], args: list[str]) -> float:
+        """Run a script; a lost connection is retried for ``patience`` seconds (a Redis
+        restart must not fail the windows in flight), other errors fail at once."""
         import redis  # noqa: PLC0415
 
-        try:
-            return float(await script(keys=keys, args=args))
-        except redis.RedisError as exc:
-            raise ConfigError(
-                f"the shared rate limiter's Redis ({_safe_url(self._url)}) failed: {redact(str(exc))}"
-            ) from None
+        deadline = time.monotonic() + self.patience
+        delay = 0.05
+        while True:
+            try:
+                return float(await script(keys=keys, args=args))
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise self._failed(exc) from None
+                log.warning("rate limiter's Redis unreachable, retrying", reason=str(exc))
+                await self._sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except redis.RedisError as exc:
+                raise self._failed(exc) from None
+
+    def _failed(self, exc: Exception) -> ConfigError:
+        return ConfigError(
+            f"the shared rate limiter's Redis ({_safe_url(self._url)}) failed: {redact(str(exc))}"
+        )
 
     async def check(self) -> None:
         await self._call(self._ban_left, [self._ban_key], [])

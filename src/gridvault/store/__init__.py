@@ -9,8 +9,11 @@ from gridvault.store.base import Store
 from gridvault.store.model import Quality, Series, SeriesKey, UpsertResult
 
 
-def open_store(url: str) -> Store:
-    """Open (and migrate) the store named by a ``duckdb:///path`` or ``postgresql://`` URL."""
+def open_store(url: str, *, timeout: float | None = None) -> Store:
+    """Open (and migrate) the store named by a ``duckdb:///path`` or ``postgresql://`` URL.
+
+    ``timeout`` (PostgreSQL): seconds a store call waits for a connection before it reports
+    the database unavailable (default :data:`~.postgres_store.DEFAULT_POOL_TIMEOUT`)."""
     if url.startswith("duckdb://"):
         path = url.removeprefix("duckdb://")
         # duckdb:///abs/path → /abs/path; duckdb://rel/path → rel/path; duckdb://:memory:
@@ -21,9 +24,12 @@ def open_store(url: str) -> Store:
 
         return DuckDBStore(path)
     if url.startswith(("postgresql://", "postgres://")):
-        from gridvault.store.postgres_store import PostgresStore  # noqa: PLC0415
+        from gridvault.store.postgres_store import (  # noqa: PLC0415
+            DEFAULT_POOL_TIMEOUT,
+            PostgresStore,
+        )
 
-        return PostgresStore(url)
+        return PostgresStore(url, pool_timeout=timeout or DEFAULT_POOL_TIMEOUT)
     scheme = url.split("://", 1)[0] if "://" in url else url
     raise ConfigError(
         f"unsupported database URL scheme {scheme!r}; use duckdb:///path/file.duckdb or "

@@ -218,6 +218,30 @@ def release_leases(store: Store, plan_id: str, owners: Sequence[str]) -> int:
     return len(rows)
 
 
+def release_orphans(
+    store: Store, plan_id: str, owner: str, working: Sequence[int], claimed_before: datetime
+) -> int:
+    """Put back to pending the running chunks leased to ``owner`` (claimed before
+    ``claimed_before``) that none of its workers is working on (``working``).
+
+    A claim can commit while its answer is lost (the connection dropped, a database restart):
+    the chunk is then leased to a live worker that does not know it, and would wait for its
+    lease to expire. The attempt stays counted, as in :func:`release_leases`."""
+    params: list[Any] = [now_utc(), plan_id, owner, utc(claimed_before)]
+    keep = ""
+    if working:
+        keep = f" AND job_id NOT IN ({', '.join('?' for _ in working)})"
+        params.extend(int(job_id) for job_id in working)
+    with store.session(write=True) as db:
+        rows = db.fetchall(
+            "UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, "
+            "updated_at = ? WHERE plan_id = ? AND state = 'running' AND lease_owner = ? "
+            f"AND updated_at < ?{keep} RETURNING job_id",
+            params,
+        )
+    return len(rows)
+
+
 def activity(store: Store, plan_id: str) -> PlanActivity:
     """Pending/running/failed counts and the next moments something becomes claimable."""
     with store.session() as db:
@@ -261,5 +285,6 @@ __all__ = [
     "overlapping_active",
     "plan_counts",
     "release_leases",
+    "release_orphans",
     "running_owners",
 ]

@@ -34,6 +34,8 @@ from gridvault.store.migrations import (
 from gridvault.store.model import UpsertResult
 
 _PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
+#: Seconds a store call waits for a pooled connection (GRIDVAULT_DATABASE_TIMEOUT).
+DEFAULT_POOL_TIMEOUT = 5.0
 
 # PostgreSQL type OIDs → Arrow types, so empty results still have a schema.
 _OID_TYPES: dict[int, pa.DataType] = {
@@ -173,7 +175,16 @@ class PostgresStore(Store):
 
     backend = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 8,
+        connect_timeout: float = 5,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    ) -> None:
+        """``pool_timeout``: seconds a caller waits for a connection before a vanished
+        database is reported (:class:`StoreError`; the API answers 503)."""
         self.url = url
         self._where = f"PostgreSQL at {redact_url(url)}"
         self._migrate(connect_timeout)
@@ -182,9 +193,12 @@ class PostgresStore(Store):
             min_size=1,
             max_size=pool_size,
             configure=_configure,
-            kwargs={"connect_timeout": int(connect_timeout)},
+            # A pooled connection broken by a server restart is replaced when it is handed
+            # out, so the first use after a restart succeeds instead of failing.
+            check=ConnectionPool.check_connection,
+            kwargs={"connect_timeout": max(1, int(connect_timeout))},
             open=False,
-            timeout=30,
+            timeout=pool_timeout,
             name="gridvault",
         )
         self._pool.open(wait=True, timeout=connect_timeout * 2)
@@ -238,7 +252,8 @@ class PostgresStore(Store):
                 if not write:
                     # Read sessions never change data; ending read-only is cheapest.
                     pass
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # InterfaceError: the connection was already closed under us (a server restart).
             raise StoreError(f"lost the connection to {self._where}: {exc}") from None
         finally:
             self._local.active = None
