@@ -13,6 +13,13 @@ own process with API keys on), each next to the store alone answering the same q
 the same concurrency (threads) in the same run. Then it streams a 10-year raw range while
 sampling the server's resident memory, next to a 1-year range of the same series.
 
+The load generator is a minimal HTTP/1.1 client on a raw socket (:class:`RawClient`), as
+wrk or hey are C: it checks the status, the chunked framing and the body's size, and reads
+into one reused buffer. A Python HTTP client is not a load generator: httpx2 (h11/httpcore)
+needs ~0.57 s to read the 366 MB raw-JSON answer that a socket reads in ~0.16 s, so the
+bench measured its client. httpx2 still reads each query once (the warm-up), and every
+load-generator body must have the size httpx2 read.
+
 Goals (issue 6): p50 API <= 2x store for Arrow and <= 4x for JSON; no errors under load;
 memory flat while streaming a 10-year range.
 
@@ -134,26 +141,147 @@ def store_load(work: Callable[[], object], clients: int, requests: int) -> Resul
     return Result(latencies, time.perf_counter() - began)
 
 
-def _client_process(url: str, key: str, requests: int, queues: tuple[Any, Any, Any]) -> None:
-    """One load-generator process: ``requests`` sequential GETs, bodies read and counted."""
+class BadResponse(Exception):
+    """An answer that is not a complete HTTP/1.1 response (bad framing, short body)."""
+
+
+class RawClient:
+    """A minimal HTTP/1.1 client on a raw socket: the load generator's.
+
+    It sends a GET with the API key, parses the status line and headers, and reads the body
+    by its framing (``Transfer-Encoding: chunked`` or ``Content-Length``) into one reused
+    1 MiB buffer, counting the bytes and checking every chunk's size line and CRLF. Nothing
+    is decoded or copied: like wrk or hey, it costs the server's loopback peer a ``recv``
+    per MiB, so the figures are the server's. (An httpx2 client parses the stream in Python
+    (h11/httpcore) and takes ~3.5x longer than the server to read a 366 MB body: measured
+    with it, the bench measured its own client.) The connection is kept alive between
+    requests, as a real client's pool would.
+    """
+
+    def __init__(self, base: str, key: str, *, timeout: float = 600) -> None:
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        self.address = (host, int(port))
+        self.key = key
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buffer = bytearray(1 << 20)
+        self.view = memoryview(self.buffer)
+        self.start = self.end = 0  # unread bytes: buffer[start:end]
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.start = self.end = 0
+
+    def get(self, target: str) -> tuple[int, int, bytes]:
+        """GET ``target`` (a path and query): the status, body bytes and the body's tail."""
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address, timeout=self.timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        request = (
+            f"GET {target} HTTP/1.1\r\nHost: {self.address[0]}:{self.address[1]}\r\n"
+            f"X-API-Key: {self.key}\r\nAccept-Encoding: identity\r\n\r\n"
+        )
+        self.sock.sendall(request.encode("ascii"))
+        status_line = self._line()
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or parts[0] != b"HTTP/1.1" or not parts[1].isdigit():
+            raise BadResponse(f"bad status line {status_line[:80]!r}")
+        headers: dict[bytes, bytes] = {}
+        while line := self._line():
+            name, sep, value = line.partition(b":")
+            if not sep:
+                raise BadResponse(f"bad header line {line[:80]!r}")
+            headers[name.strip().lower()] = value.strip()
+        tail = bytearray()
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            nbytes = 0
+            while size := self._chunk_size():
+                nbytes += self._skip(size, tail)
+                if self._line():
+                    raise BadResponse("a chunk is longer than its size line says")
+            while self._line():  # trailers, up to the empty line
+                pass
+        elif (length := headers.get(b"content-length")) is not None:
+            nbytes = self._skip(int(length), tail)
+        else:
+            raise BadResponse("neither chunked nor Content-Length: no framing to check")
+        if headers.get(b"connection", b"").lower() == b"close":
+            self.close()
+        return int(parts[1]), nbytes, bytes(tail)
+
+    def _chunk_size(self) -> int:
+        line = self._line().split(b";", 1)[0].strip()
+        try:
+            return int(line, 16)
+        except ValueError:
+            raise BadResponse(f"bad chunk size line {line[:40]!r}") from None
+
+    def _fill(self) -> None:
+        if self.start == self.end:
+            self.start = self.end = 0
+        elif self.end == len(self.buffer):  # a line split by the buffer's end: move it
+            rest = self.end - self.start
+            self.buffer[:rest] = self.buffer[self.start : self.end]
+            self.start, self.end = 0, rest
+        assert self.sock is not None
+        received = self.sock.recv_into(self.view[self.end :])
+        if not received:
+            raise BadResponse("the server closed the connection before the body ended")
+        self.end += received
+
+    def _line(self) -> bytes:
+        while (at := self.buffer.find(b"\r\n", self.start, self.end)) < 0:
+            if self.end - self.start > 1 << 16:
+                raise BadResponse("a header or chunk size line longer than 64 KiB")
+            self._fill()
+        line = bytes(self.buffer[self.start : at])
+        self.start = at + 2
+        return line
+
+    def _skip(self, size: int, tail: bytearray) -> int:
+        """Read and drop ``size`` body bytes, keeping the last 256 in ``tail``."""
+        left = size
+        while left:
+            if self.start == self.end:
+                self._fill()
+            taken = min(left, self.end - self.start)
+            tail += self.view[self.start + max(0, taken - 256) : self.start + taken]
+            del tail[:-256]
+            self.start += taken
+            left -= taken
+        return size
+
+
+def _client_process(
+    url: str, key: str, requests: int, expected: int, queues: tuple[Any, Any, Any]
+) -> None:
+    """One load-generator process: ``requests`` sequential GETs, bodies read and counted.
+
+    An error is a status other than 200, a broken frame, or a body of another size than
+    ``expected`` (the warm-up's, read by httpx2: every request asks for the same answer).
+    """
     ready, start, out = queues
     latencies: list[float] = []
     errors = 0
     nbytes = 0
-    with httpx2.Client(headers={"X-API-Key": key}, timeout=600) as client:
-        ready.put(os.getpid())
-        start.wait()
-        for _ in range(requests):
-            began = time.perf_counter()
-            try:
-                with client.stream("GET", url) as response:
-                    for piece in response.iter_raw(1 << 20):
-                        nbytes += len(piece)
-                    if response.status_code != 200:
-                        errors += 1
-            except httpx2.HTTPError:
+    base, _, path = url.partition("/v1/")
+    client = RawClient(base, key)
+    ready.put(os.getpid())
+    start.wait()
+    for _ in range(requests):
+        began = time.perf_counter()
+        try:
+            status, size, _ = client.get(f"/v1/{path}")
+            nbytes += size
+            if status != 200 or size != expected:
                 errors += 1
-            latencies.append(time.perf_counter() - began)
+        except (OSError, BadResponse):
+            client.close()
+            errors += 1
+        latencies.append(time.perf_counter() - began)
+    client.close()
     out.put((latencies, errors, nbytes))
 
 
@@ -166,7 +294,10 @@ def api_load(url: str, key: str, clients: int, requests: int) -> Result:
     if warm.status_code != 200:
         raise SystemExit(f"warm-up request failed: {warm.status_code} {warm.text[:300]}")
     procs = [
-        context.Process(target=_client_process, args=(url, key, requests, (ready, start, out)))
+        context.Process(
+            target=_client_process,
+            args=(url, key, requests, len(warm.content), (ready, start, out)),
+        )
         for _ in range(clients)
     ]
     for proc in procs:
