@@ -66,6 +66,9 @@ def test_any_float_and_null_is_written_as_arrow_writes_it(
         [0.0, -0.0, -0.5, -0.05, 0.001, -0.001, 7.0, -7.0],
         [999_999_999.9, 1e9, 1e10, 123.4567, 5e-324, 1e-7, 0.1 + 0.2],
         [812.3, float("nan"), float("inf"), -float("inf"), None, 1.5],
+        [9999.9, -9999.9, 0.1, -0.1, 12.0],  # the ends of the table of texts
+        [99999.0, -99999.0, 100000.0],
+        [-99999.0, 5.0, -0.0],
     ],
 )
 def test_edge_numbers(values: list[float | None]) -> None:
