@@ -341,7 +341,8 @@ class Stream:
         return max(part)
 
 
-def stream(url: str, key: str, pid: int) -> Stream:
+def stream(url: str, key: str, pid: int, rows: int) -> Stream:
+    """Read ``url`` (a raw JSON answer of ``rows`` rows) while sampling the server's RSS."""
     samples = [rss_bytes(pid)]
     done = threading.Event()
 
@@ -352,20 +353,17 @@ def stream(url: str, key: str, pid: int) -> Stream:
 
     sampler = threading.Thread(target=sample)
     sampler.start()
+    base, _, path = url.partition("/v1/")
+    client = RawClient(base, key, timeout=1200)
     began = time.perf_counter()
-    nbytes = 0
     try:
-        with (
-            httpx2.Client(headers={"X-API-Key": key}, timeout=1200) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code != 200:
-                raise SystemExit(f"stream failed: {response.status_code}")
-            for piece in response.iter_raw(1 << 20):
-                nbytes += len(piece)
+        status, nbytes, tail = client.get(f"/v1/{path}")
     finally:
         done.set()
         sampler.join()
+        client.close()
+    if status != 200 or f'"rows":{rows},'.encode() not in tail:
+        raise SystemExit(f"stream failed: status {status}, trailer {tail[-120:]!r}")
     return Stream(nbytes, time.perf_counter() - began, samples)
 
 
@@ -498,10 +496,11 @@ def main() -> None:
             one_day = f"{span}&end={long_start + timedelta(days=1):%Y-%m-%dT%H:%MZ}"
             one_year = f"{span}&end={long_start + timedelta(days=365):%Y-%m-%dT%H:%MZ}"
             ten_years = f"{span}&end={long_end:%Y-%m-%dT%H:%MZ}"
-            stream(one_day, key, pid)  # load the code paths: not a stream's memory
+            per_day = args.long_series * 96
+            stream(one_day, key, pid, per_day)  # load the code paths: not a stream's memory
             idle = rss_bytes(pid)
-            short = stream(one_year, key, pid)
-            long = stream(ten_years, key, pid)
+            short = stream(one_year, key, pid, 365 * per_day)
+            long = stream(ten_years, key, pid, (long_end - long_start).days * per_day)
 
     print()
     print(
