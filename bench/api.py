@@ -23,6 +23,33 @@ load-generator body must have the size httpx2 read.
 Goals (issue 6): p50 API <= 2x store for Arrow and <= 4x for JSON; no errors under load;
 memory flat while streaming a 10-year range.
 
+Measured (2 cores shared with other benchmarks and test suites, load average 8-16, so
+absolute times are 2-3x a quiet machine's; p50 API / p50 store, one run each; PostgreSQL
+with ``--requests 2``):
+
+=============  =======  ======  ==========
+query          clients  DuckDB  PostgreSQL
+=============  =======  ======  ==========
+raw JSON       1        2.90x   0.47x
+raw JSON       8        3.53x   0.99x
+hourly JSON    1        2.38x   0.47x
+hourly JSON    8        1.79x   1.15x
+raw Arrow      1        1.05x   0.55x
+raw Arrow      8        0.64x   0.89x
+=============  =======  ======  ==========
+
+Errors: 0. Memory: the 10-year stream (667 MB of JSON) peaked at 494 MiB RSS in its first
+30 % and 499 MiB in its second half (flat; PostgreSQL 465 / 487 MiB). On PostgreSQL the
+store's read (rows through Python) dominates: 14-20 s per year of 50 series, so the API,
+which reads in chunks while it sends, is faster than one whole read. Before (commit
+4c1524d, quiet machine, httpx2 clients): raw JSON 10.1x / 11.7x, raw Arrow 2.25x / 3.06x.
+
+Where the CPU goes per raw-JSON answer (1.76 M rows, 366 MB): the store's read 170-190 ms
+(DuckDB; the baseline's too), JSON encoding ~160 ms (was ~600 ms), uvicorn's chunk framing
+and the loopback send 150-200 ms, the load generator's recv ~90 ms. With 8 clients both
+sides are CPU-bound and the ratio is about the ratio of CPU per answer; with 1 client the
+API overlaps read, encode and send on the two cores.
+
 Usage: .venv/bin/python bench/api.py [--series 50] [--days 366] [--requests 5]
        [--long-series 10] [--long-years 10] [--backend duckdb|postgres] [--quick]
 """
