@@ -43,10 +43,11 @@ Arrow with 8 clients misses on the quieter run: the store's 8 concurrent reads g
 read in CPU (its reads ~190 ms, the send of 58 MB and the page faults of fresh buffers).
 
 Errors: 0. Memory: the 10-year stream (667 MB of JSON) peaked at 494 / 491 MiB RSS in its
-first 30 % and 499 / 497 MiB in its second half (flat; PostgreSQL 465 / 487 MiB). On PostgreSQL the
-store's read (rows through Python) dominates: 14-20 s per year of 50 series, so the API,
-which reads in chunks while it sends, is faster than one whole read. Before (commit
-4c1524d, quiet machine, httpx2 clients): raw JSON 10.1x / 11.7x, raw Arrow 2.25x / 3.06x.
+first 30 % and 499 / 497 MiB in its second half (flat; PostgreSQL 465 / 487 MiB). On
+PostgreSQL the store's read (rows through Python) dominates: 14-20 s per year of 50
+series, so the API, which reads in chunks while it sends, is faster than one whole read.
+Before (commit 4c1524d, quiet machine, httpx2 clients): raw JSON 10.1x / 11.7x, raw Arrow
+2.25x / 3.06x.
 
 Where the CPU goes per raw-JSON answer (1.76 M rows, 366 MB): the store's read 170-190 ms
 (DuckDB; the baseline's too), JSON encoding ~160 ms (was ~600 ms), uvicorn's chunk framing
