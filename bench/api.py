@@ -13,8 +13,47 @@ own process with API keys on), each next to the store alone answering the same q
 the same concurrency (threads) in the same run. Then it streams a 10-year raw range while
 sampling the server's resident memory, next to a 1-year range of the same series.
 
+The load generator is a minimal HTTP/1.1 client on a raw socket (:class:`RawClient`), as
+wrk or hey are C: it checks the status, the chunked framing and the body's size, and reads
+into one reused buffer. A Python HTTP client is not a load generator: httpx2 (h11/httpcore)
+needs ~0.57 s to read the 366 MB raw-JSON answer that a socket reads in ~0.16 s, so the
+bench measured its client. httpx2 still reads each query once (the warm-up), and every
+load-generator body must have the size httpx2 read.
+
 Goals (issue 6): p50 API <= 2x store for Arrow and <= 4x for JSON; no errors under load;
 memory flat while streaming a 10-year range.
+
+Measured on 2 cores shared with other benchmarks and test suites (p50 API / p50 store,
+one run per column; DuckDB run 1 at load average 10-16, run 2 at 2-4; PostgreSQL at 5-9
+with ``--requests 2``):
+
+=============  =======  ===========  ===========  ==========
+query          clients  DuckDB (1)   DuckDB (2)   PostgreSQL
+=============  =======  ===========  ===========  ==========
+raw JSON       1        2.90x        2.40x        0.47x
+raw JSON       8        3.53x        3.12x        0.99x
+hourly JSON    1        2.38x        1.20x        0.47x
+hourly JSON    8        1.79x        1.19x        1.15x
+raw Arrow      1        1.05x        1.16x        0.55x
+raw Arrow      8        0.64x        2.21x MISS   0.89x
+=============  =======  ===========  ===========  ==========
+
+Arrow with 8 clients misses on the quieter run: the store's 8 concurrent reads got faster
+(p50 0.77 s against 2.4 s in run 1) while the API's answer still costs ~1.5x the store's
+read in CPU (its reads ~190 ms, the send of 58 MB and the page faults of fresh buffers).
+
+Errors: 0. Memory: the 10-year stream (667 MB of JSON) peaked at 494 / 491 MiB RSS in its
+first 30 % and 499 / 497 MiB in its second half (flat; PostgreSQL 465 / 487 MiB). On
+PostgreSQL the store's read (rows through Python) dominates: 14-20 s per year of 50
+series, so the API, which reads in chunks while it sends, is faster than one whole read.
+Before (commit 4c1524d, quiet machine, httpx2 clients): raw JSON 10.1x / 11.7x, raw Arrow
+2.25x / 3.06x.
+
+Where the CPU goes per raw-JSON answer (1.76 M rows, 366 MB): the store's read 170-190 ms
+(DuckDB; the baseline's too), JSON encoding ~160 ms (was ~600 ms), uvicorn's chunk framing
+and the loopback send 150-200 ms, the load generator's recv ~90 ms. With 8 clients both
+sides are CPU-bound and the ratio is about the ratio of CPU per answer; with 1 client the
+API overlaps read, encode and send on the two cores.
 
 Usage: .venv/bin/python bench/api.py [--series 50] [--days 366] [--requests 5]
        [--long-series 10] [--long-years 10] [--backend duckdb|postgres] [--quick]
@@ -134,26 +173,147 @@ def store_load(work: Callable[[], object], clients: int, requests: int) -> Resul
     return Result(latencies, time.perf_counter() - began)
 
 
-def _client_process(url: str, key: str, requests: int, queues: tuple[Any, Any, Any]) -> None:
-    """One load-generator process: ``requests`` sequential GETs, bodies read and counted."""
+class BadResponse(Exception):
+    """An answer that is not a complete HTTP/1.1 response (bad framing, short body)."""
+
+
+class RawClient:
+    """A minimal HTTP/1.1 client on a raw socket: the load generator's.
+
+    It sends a GET with the API key, parses the status line and headers, and reads the body
+    by its framing (``Transfer-Encoding: chunked`` or ``Content-Length``) into one reused
+    1 MiB buffer, counting the bytes and checking every chunk's size line and CRLF. Nothing
+    is decoded or copied: like wrk or hey, it costs the server's loopback peer a ``recv``
+    per MiB, so the figures are the server's. (An httpx2 client parses the stream in Python
+    (h11/httpcore) and takes ~3.5x longer than the server to read a 366 MB body: measured
+    with it, the bench measured its own client.) The connection is kept alive between
+    requests, as a real client's pool would.
+    """
+
+    def __init__(self, base: str, key: str, *, timeout: float = 600) -> None:
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        self.address = (host, int(port))
+        self.key = key
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buffer = bytearray(1 << 20)
+        self.view = memoryview(self.buffer)
+        self.start = self.end = 0  # unread bytes: buffer[start:end]
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.start = self.end = 0
+
+    def get(self, target: str) -> tuple[int, int, bytes]:
+        """GET ``target`` (a path and query): the status, body bytes and the body's tail."""
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address, timeout=self.timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        request = (
+            f"GET {target} HTTP/1.1\r\nHost: {self.address[0]}:{self.address[1]}\r\n"
+            f"X-API-Key: {self.key}\r\nAccept-Encoding: identity\r\n\r\n"
+        )
+        self.sock.sendall(request.encode("ascii"))
+        status_line = self._line()
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or parts[0] != b"HTTP/1.1" or not parts[1].isdigit():
+            raise BadResponse(f"bad status line {status_line[:80]!r}")
+        headers: dict[bytes, bytes] = {}
+        while line := self._line():
+            name, sep, value = line.partition(b":")
+            if not sep:
+                raise BadResponse(f"bad header line {line[:80]!r}")
+            headers[name.strip().lower()] = value.strip()
+        tail = bytearray()
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            nbytes = 0
+            while size := self._chunk_size():
+                nbytes += self._skip(size, tail)
+                if self._line():
+                    raise BadResponse("a chunk is longer than its size line says")
+            while self._line():  # trailers, up to the empty line
+                pass
+        elif (length := headers.get(b"content-length")) is not None:
+            nbytes = self._skip(int(length), tail)
+        else:
+            raise BadResponse("neither chunked nor Content-Length: no framing to check")
+        if headers.get(b"connection", b"").lower() == b"close":
+            self.close()
+        return int(parts[1]), nbytes, bytes(tail)
+
+    def _chunk_size(self) -> int:
+        line = self._line().split(b";", 1)[0].strip()
+        try:
+            return int(line, 16)
+        except ValueError:
+            raise BadResponse(f"bad chunk size line {line[:40]!r}") from None
+
+    def _fill(self) -> None:
+        if self.start == self.end:
+            self.start = self.end = 0
+        elif self.end == len(self.buffer):  # a line split by the buffer's end: move it
+            rest = self.end - self.start
+            self.buffer[:rest] = self.buffer[self.start : self.end]
+            self.start, self.end = 0, rest
+        assert self.sock is not None
+        received = self.sock.recv_into(self.view[self.end :])
+        if not received:
+            raise BadResponse("the server closed the connection before the body ended")
+        self.end += received
+
+    def _line(self) -> bytes:
+        while (at := self.buffer.find(b"\r\n", self.start, self.end)) < 0:
+            if self.end - self.start > 1 << 16:
+                raise BadResponse("a header or chunk size line longer than 64 KiB")
+            self._fill()
+        line = bytes(self.buffer[self.start : at])
+        self.start = at + 2
+        return line
+
+    def _skip(self, size: int, tail: bytearray) -> int:
+        """Read and drop ``size`` body bytes, keeping the last 256 in ``tail``."""
+        left = size
+        while left:
+            if self.start == self.end:
+                self._fill()
+            taken = min(left, self.end - self.start)
+            tail += self.view[self.start + max(0, taken - 256) : self.start + taken]
+            del tail[:-256]
+            self.start += taken
+            left -= taken
+        return size
+
+
+def _client_process(
+    url: str, key: str, requests: int, expected: int, queues: tuple[Any, Any, Any]
+) -> None:
+    """One load-generator process: ``requests`` sequential GETs, bodies read and counted.
+
+    An error is a status other than 200, a broken frame, or a body of another size than
+    ``expected`` (the warm-up's, read by httpx2: every request asks for the same answer).
+    """
     ready, start, out = queues
     latencies: list[float] = []
     errors = 0
     nbytes = 0
-    with httpx2.Client(headers={"X-API-Key": key}, timeout=600) as client:
-        ready.put(os.getpid())
-        start.wait()
-        for _ in range(requests):
-            began = time.perf_counter()
-            try:
-                with client.stream("GET", url) as response:
-                    for piece in response.iter_raw(1 << 20):
-                        nbytes += len(piece)
-                    if response.status_code != 200:
-                        errors += 1
-            except httpx2.HTTPError:
+    base, _, path = url.partition("/v1/")
+    client = RawClient(base, key)
+    ready.put(os.getpid())
+    start.wait()
+    for _ in range(requests):
+        began = time.perf_counter()
+        try:
+            status, size, _ = client.get(f"/v1/{path}")
+            nbytes += size
+            if status != 200 or size != expected:
                 errors += 1
-            latencies.append(time.perf_counter() - began)
+        except (OSError, BadResponse):
+            client.close()
+            errors += 1
+        latencies.append(time.perf_counter() - began)
+    client.close()
     out.put((latencies, errors, nbytes))
 
 
@@ -166,7 +326,10 @@ def api_load(url: str, key: str, clients: int, requests: int) -> Result:
     if warm.status_code != 200:
         raise SystemExit(f"warm-up request failed: {warm.status_code} {warm.text[:300]}")
     procs = [
-        context.Process(target=_client_process, args=(url, key, requests, (ready, start, out)))
+        context.Process(
+            target=_client_process,
+            args=(url, key, requests, len(warm.content), (ready, start, out)),
+        )
         for _ in range(clients)
     ]
     for proc in procs:
@@ -210,7 +373,8 @@ class Stream:
         return max(part)
 
 
-def stream(url: str, key: str, pid: int) -> Stream:
+def stream(url: str, key: str, pid: int, rows: int) -> Stream:
+    """Read ``url`` (a raw JSON answer of ``rows`` rows) while sampling the server's RSS."""
     samples = [rss_bytes(pid)]
     done = threading.Event()
 
@@ -221,20 +385,17 @@ def stream(url: str, key: str, pid: int) -> Stream:
 
     sampler = threading.Thread(target=sample)
     sampler.start()
+    base, _, path = url.partition("/v1/")
+    client = RawClient(base, key, timeout=1200)
     began = time.perf_counter()
-    nbytes = 0
     try:
-        with (
-            httpx2.Client(headers={"X-API-Key": key}, timeout=1200) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code != 200:
-                raise SystemExit(f"stream failed: {response.status_code}")
-            for piece in response.iter_raw(1 << 20):
-                nbytes += len(piece)
+        status, nbytes, tail = client.get(f"/v1/{path}")
     finally:
         done.set()
         sampler.join()
+        client.close()
+    if status != 200 or f'"rows":{rows},'.encode() not in tail:
+        raise SystemExit(f"stream failed: status {status}, trailer {tail[-120:]!r}")
     return Stream(nbytes, time.perf_counter() - began, samples)
 
 
@@ -367,10 +528,11 @@ def main() -> None:
             one_day = f"{span}&end={long_start + timedelta(days=1):%Y-%m-%dT%H:%MZ}"
             one_year = f"{span}&end={long_start + timedelta(days=365):%Y-%m-%dT%H:%MZ}"
             ten_years = f"{span}&end={long_end:%Y-%m-%dT%H:%MZ}"
-            stream(one_day, key, pid)  # load the code paths: not a stream's memory
+            per_day = args.long_series * 96
+            stream(one_day, key, pid, per_day)  # load the code paths: not a stream's memory
             idle = rss_bytes(pid)
-            short = stream(one_year, key, pid)
-            long = stream(ten_years, key, pid)
+            short = stream(one_year, key, pid, 365 * per_day)
+            long = stream(ten_years, key, pid, (long_end - long_start).days * per_day)
 
     print()
     print(

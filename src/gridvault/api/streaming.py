@@ -9,9 +9,11 @@ ten-year range costs the memory of two chunks, never of the whole answer.
 
 Encoding is vectorised with Arrow compute (no Python object per value) and, given a thread
 pool, runs on several cores: JSON rows and CSV lines are built column-wise from slices of
-a chunk, a few slices in flight. Times are RFC 3339 (``…Z`` in UTC, ``…+01:00`` when a
-time zone is asked for), each distinct instant of a chunk formatted once. Every row carries
-what it is — dataset, area, unit, resolution and the series' dimensions — as in
+a chunk, a few slices in flight. A slice holds one series where series are long, so the
+series' attributes are one constant text; times and numbers come from
+:mod:`gridvault.api.texts` (RFC 3339, ``…Z`` in UTC, ``…+01:00`` when a time zone is asked
+for, each distinct instant of a chunk formatted once). Every row carries what it is —
+dataset, area, unit, resolution and the series' dimensions — as in
 :func:`gridvault.query.attach_series`; Arrow and Parquet carry those as dictionary columns
 (one copy per distinct value). Encoded JSON/CSV leaves as views of Arrow buffers, uncopied.
 
@@ -42,6 +44,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.ipc as pa_ipc
 import pyarrow.parquet as pq
 
+from gridvault.api.texts import ChunkTimes, constant_text, format_times, json_numbers
 from gridvault.entsoe.catalog import Dataset
 from gridvault.errors import InputError
 from gridvault.store import Series, Store
@@ -59,9 +62,9 @@ MEDIA_TYPES = {
 #: and covers the whole file, so the server holds the whole answer in memory.
 STREAMING_FORMATS = ("json", "csv", "arrow")
 
-_US = 1_000_000
 _UTC_TS = pa.timestamp("us", tz="UTC")
 _ENCODE_ROWS = 65_536  # slice size for encoding: large enough to amortise, small for caches
+_LONG_SERIES = 16  # a series of at least _ENCODE_ROWS / 16 rows is encoded in its own slices
 _AHEAD = 2  # slices encoded ahead on the pool (memory: a few slices per response)
 #: A piece of a response body; views of Arrow buffers are sent without a copy.
 Piece = bytes | memoryview
@@ -321,84 +324,6 @@ def _string_bytes(array: pa.Array) -> Piece:
     return memoryview(data)[begin:end] if data is not None else b""
 
 
-def _offset_text(seconds: int) -> str:
-    sign = "+" if seconds >= 0 else "-"
-    hours, minutes = divmod(abs(seconds) // 60, 60)
-    return f"{sign}{hours:02d}:{minutes:02d}"
-
-
-def _format_distinct(column: pa.Array, tz: str | None) -> pa.Array:
-    if tz is None or tz == "UTC":
-        local = column
-        suffix: pa.Array | str = "Z"
-    else:
-        local = pc.local_timestamp(column.cast(pa.timestamp("us", tz=tz)))
-        offsets = pc.divide(
-            pc.subtract(local.cast(pa.int64()), column.cast(pa.int64())), _US
-        ).dictionary_encode()
-        names = pa.array([_offset_text(int(v)) for v in offsets.dictionary.to_pylist()])
-        suffix = names.take(offsets.indices)
-    try:
-        text = local.cast(pa.timestamp("s")).cast(pa.string())
-    except pa.ArrowInvalid:  # sub-second instants: keep the digits that are not zero
-        text = local.cast(pa.timestamp("us")).cast(pa.string())
-        text = pc.replace_substring_regex(text, r"\.?0+$", "")
-    text = pc.replace_substring(text, " ", "T", max_replacements=1)
-    return pc.binary_join_element_wise(text, suffix, "")
-
-
-def format_times(column: pa.Array, tz: str | None, *, quote: bool = False) -> pa.Array:
-    """RFC 3339 strings, ``2024-01-01T00:00:00Z`` or ``…T01:00:00+01:00`` (in ``tz``).
-
-    Null stays null. With ``quote`` the strings are JSON strings. Each distinct instant is
-    formatted once: the series of one chunk share their time grid.
-    """
-    encoded = column.dictionary_encode()
-    text = _format_distinct(encoded.dictionary, tz)
-    if quote:
-        text = pc.binary_join_element_wise('"', text, '"', "")
-    return text.take(encoded.indices)
-
-
-def _constant_text(column: pa.Array) -> str | None:
-    """The JSON text of a column that holds one value on every row (nulls or an integer)."""
-    if column.null_count == len(column):
-        return "null"
-    if column.null_count or not pa.types.is_integer(column.type):
-        return None
-    low, high = pc.min_max(column).values()
-    return str(low.as_py()) if low == high else None
-
-
-def _json_numbers(column: pa.Array) -> pa.Array:
-    """JSON text of numbers: null, NaN and infinities become ``null``."""
-    text = column.cast(pa.string())
-    if pa.types.is_floating(column.type):
-        finite = pc.is_finite(column)
-        if not pc.all(finite).as_py():
-            text = pc.if_else(finite, text, None)
-    return pc.fill_null(text, "null") if text.null_count else text
-
-
-class TimeTexts:
-    """RFC 3339 texts of the distinct instants of one chunk, looked up per batch.
-
-    The series of a chunk share their time grid, so a chunk of 500 000 values has some
-    35 000 distinct instants: each is formatted once, rows take theirs by index.
-    """
-
-    def __init__(self, table: pa.Table, columns: Sequence[str], tz: str | None, *, quote: bool):
-        present = [name for name in columns if name in table.column_names]
-        arrays = [chunk for name in present for chunk in table.column(name).chunks]
-        self.values = pc.unique(pa.concat_arrays(arrays)) if arrays else pa.array([], _UTC_TS)
-        text = format_times(self.values, tz, quote=quote)
-        self.text = pc.fill_null(text, "null") if quote and text.null_count else text
-
-    def of(self, column: pa.Array) -> pa.Array:
-        """The texts of ``column``'s instants (null where null, or ``null`` when quoting)."""
-        return self.text.take(pc.index_in(column, value_set=self.values))
-
-
 _TIME_COLUMNS = ("interval_start", "interval_end", "publish_time")
 
 
@@ -443,19 +368,27 @@ class Layout:
             values = [attrs[name] for attrs in self.attributes]
             distinct = sorted({v for v in values if v is not None})
             position = {v: i for i, v in enumerate(distinct)}
-            codes = np.array([position.get(v, 0) if v is not None else 0 for v in values])
+            codes = np.array(
+                [position.get(v, 0) if v is not None else 0 for v in values],
+                dtype=index_type.to_pandas_dtype(),
+            )
             valid = np.array([v is not None for v in values])
             self._dictionaries.append((pa.array(distinct, pa.string()), codes, valid))
         self._index_type = index_type
 
-    def positions(self, table: pa.Table | pa.RecordBatch) -> np.ndarray[Any, Any]:
-        """Index into :attr:`series` of each row (rows come in runs of one series)."""
+    def runs(
+        self, table: pa.Table | pa.RecordBatch
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """The runs of rows of one series: index into :attr:`series` and length of each."""
         ids: np.ndarray[Any, Any] = table.column("series_id").to_numpy()
         if len(ids) == 0:
-            return np.zeros(0, dtype=np.intp)
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
         starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
-        lengths = np.diff(np.append(starts, len(ids)))
-        return np.repeat(np.searchsorted(self.ids, ids[starts]), lengths)
+        return np.searchsorted(self.ids, ids[starts]), np.diff(np.append(starts, len(ids)))
+
+    def positions(self, table: pa.Table | pa.RecordBatch) -> np.ndarray[Any, Any]:
+        """Index into :attr:`series` of each row (rows come in runs of one series)."""
+        return np.repeat(*self.runs(table))
 
     def arrow_schema(self) -> pa.Schema:
         ts = pa.timestamp("us", tz=self.tz or "UTC")
@@ -473,30 +406,47 @@ class Layout:
     def to_arrow(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """A batch as served in Arrow/Parquet: times in the asked zone, attributes as dictionaries."""
         schema = self.arrow_schema()
-        pos = self.positions(batch)
+        series, lengths = self.runs(batch)
         arrays: list[pa.Array] = []
         for name in ("interval_start", "interval_end", *self.value_columns):
             column = batch.column(name)
             arrays.append(column.cast(schema.field(name).type))
         for dictionary, codes, valid in self._dictionaries:
-            mask = ~valid[pos]
-            indices = pa.array(codes[pos], self._index_type, mask=mask if mask.any() else None)
-            arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
+            missing = ~valid[series]
+            arrays.append(
+                pa.DictionaryArray.from_arrays(
+                    np.repeat(codes[series], lengths),
+                    dictionary,
+                    mask=np.repeat(missing, lengths) if missing.any() else None,
+                    safe=False,  # codes index their dictionary by construction
+                )
+            )
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
-    def to_json_rows(self, batch: pa.RecordBatch, times: TimeTexts | None = None) -> pa.Array:
+    def json_pair(self) -> tuple[str, str, str]:
+        """The JSON around a row's start and end text, up to its first value (for
+        :meth:`ChunkTimes.pairs`)."""
+        return ',{"interval_start":', ',"interval_end":', f',"{self.value_columns[0]}":'
+
+    def to_json_rows(self, batch: pa.RecordBatch, times: ChunkTimes | None = None) -> pa.Array:
         """One string per row: ``,{"interval_start":…}`` (leading comma, no newline).
 
         A column that is the same on every row of the batch (no publish time, flags 0, one
-        series) is written as part of the row template instead of value by value.
+        series) is written as part of the row template instead of value by value; rows on
+        the chunk's time grid take start and end from :meth:`ChunkTimes.pairs` in one piece.
         """
         parts: list[pa.Array | str] = []
-        first = True
-        for name in ("interval_start", "interval_end", *self.value_columns):
+        names = ["interval_start", "interval_end", *self.value_columns]
+        keyed = False  # the next column's key is written
+        if times is not None and (pairs := times.pairs(batch)) is not None:
+            parts.append(pairs)
+            names, keyed = names[2:], True
+        for name in names:
+            if not keyed:
+                parts.append((',"' if parts else ',{"') + name + '":')
+            keyed = False
             column = batch.column(name)
-            parts.append((',{"' if first else ',"') + name + '":')
-            first = False
-            constant = _constant_text(column)
+            constant = constant_text(column)
             if constant is not None:
                 parts.append(constant)
             elif name in _TIME_COLUMNS:
@@ -504,9 +454,9 @@ class Layout:
                     text = format_times(column, self.tz, quote=True)
                     parts.append(pc.fill_null(text, "null") if text.null_count else text)
                 else:
-                    parts.append(times.of(column))
+                    parts.append(times.of(name, column))
             else:
-                parts.append(_json_numbers(column))
+                parts.extend(json_numbers(column))
         positions = self.positions(batch)
         if positions[0] == positions[-1]:  # sorted by series: one series in this batch
             parts.append(self._json_tail[int(positions[0])].as_py())
@@ -522,14 +472,14 @@ class Layout:
             return pa.array(["".join(map(str, merged))] * batch.num_rows, pa.string())
         return pc.binary_join_element_wise(*merged, "")
 
-    def to_csv_table(self, batch: pa.RecordBatch, times: TimeTexts | None = None) -> pa.Table:
+    def to_csv_table(self, batch: pa.RecordBatch, times: ChunkTimes | None = None) -> pa.Table:
         """A table of what a CSV line shows (times as RFC 3339 text, attributes as text)."""
         pos = pa.array(self.positions(batch))
         columns: dict[str, pa.Array] = {}
         for name in ("interval_start", "interval_end", *self.value_columns):
             column = batch.column(name)
             if name in _TIME_COLUMNS:
-                column = format_times(column, self.tz) if times is None else times.of(column)
+                column = format_times(column, self.tz) if times is None else times.of(name, column)
             columns[name] = column
         for name in self.attribute_names:
             values = pa.array([attrs[name] for attrs in self.attributes], pa.string())
@@ -626,8 +576,8 @@ def encode(
 
 def _ordered_map(
     pool: Executor | None,
-    function: Callable[[pa.RecordBatch, TimeTexts], Piece],
-    items: Iterable[tuple[pa.RecordBatch, TimeTexts]],
+    function: Callable[[pa.RecordBatch, ChunkTimes], Piece],
+    items: Iterable[tuple[pa.RecordBatch, ChunkTimes]],
 ) -> Iterator[tuple[pa.RecordBatch, Piece]]:
     """``function`` over ``items`` in order; on ``pool`` with a bounded number in flight."""
     if pool is None:
@@ -646,15 +596,40 @@ def _ordered_map(
         yield done, future.result()
 
 
+def _series_slices(table: pa.Table, rows: int = _ENCODE_ROWS) -> Iterator[pa.RecordBatch]:
+    """Non-empty batches of at most ``rows`` rows, cut where a series starts when series are
+    long (a batch of one series writes its series' attributes as one constant text) and
+    holding several series when they are short (a batch has a fixed cost)."""
+    ids = table.column("series_id").to_numpy()
+    edges = [*(np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(ids)]
+    pending, begin = 0, 0  # rows [pending, begin) wait for the next batch
+    spans: list[tuple[int, int]] = []
+    for end in edges:
+        if end - begin >= rows // _LONG_SERIES:
+            spans.append((pending, begin))
+            spans.extend((at, min(at + rows, end)) for at in range(begin, end, rows))
+            pending = end
+        elif end - pending > rows:
+            spans.append((pending, begin))
+            pending = begin
+        begin = end
+    spans.append((pending, len(ids)))
+    for start, stop in spans:
+        if stop > start:
+            yield from table.slice(start, stop - start).to_batches()
+
+
 def _with_times(
     layout: Layout, tables: Iterable[pa.Table], *, quote: bool
-) -> Iterator[tuple[pa.RecordBatch, TimeTexts]]:
+) -> Iterator[tuple[pa.RecordBatch, ChunkTimes]]:
     """Non-empty batches of each table with the time texts of their table."""
+    pair = layout.json_pair() if quote else None
+    times: ChunkTimes | None = None
     for table in tables:
         if table.num_rows == 0:
             continue
-        times = TimeTexts(table, _TIME_COLUMNS, layout.tz, quote=quote)
-        for batch in table.to_batches(max_chunksize=_ENCODE_ROWS):
+        times = ChunkTimes(table, layout.tz, quote=quote, pair=pair, previous=times)
+        for batch in _series_slices(table):
             if batch.num_rows:
                 yield batch, times
 
@@ -665,7 +640,7 @@ def _encode_json(
     meta: Callable[[int], dict[str, Any]] | None,
     pool: Executor | None,
 ) -> Iterator[Piece]:
-    def rows_text(batch: pa.RecordBatch, times: TimeTexts) -> Piece:
+    def rows_text(batch: pa.RecordBatch, times: ChunkTimes) -> Piece:
         return _string_bytes(layout.to_json_rows(batch, times))
 
     yield b'{"data":['
@@ -682,7 +657,7 @@ def _encode_csv(
 ) -> Iterator[Piece]:
     options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
-    def lines(batch: pa.RecordBatch, times: TimeTexts) -> Piece:
+    def lines(batch: pa.RecordBatch, times: ChunkTimes) -> Piece:
         sink = pa.BufferOutputStream()
         pa_csv.write_csv(layout.to_csv_table(batch, times), sink, options)
         return memoryview(sink.getvalue())
@@ -738,6 +713,7 @@ __all__ = [
     "describe_range",
     "encode",
     "estimate_total",
+    "format_times",
     "iter_tables",
     "plan_chunks",
     "read_page",
