@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import os
 import subprocess
 import sys
@@ -17,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-import structlog
 
 from gridvault.emulator import Emulator, EmulatorConfig, FaultSpec, running_emulator
 from gridvault.entsoe.catalog import get_dataset
@@ -55,17 +53,8 @@ def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    root.handlers[:] = [
-        h
-        for h in root.handlers
-        if not (isinstance(h, logging.StreamHandler) and getattr(h.stream, "closed", False))
-    ]
-    yield
-    structlog.reset_defaults()
+# Earlier in-process CLI runs may leave logging on a closed stream (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 
 @pytest.fixture

@@ -37,21 +37,8 @@ FAST = RetryPolicy(attempts=6, backoff_base=0.001, backoff_cap=0.005, min_ban=0.
 NL_PRICES = ENTSOE_DIR / "A44_day_ahead_prices_NL_2024-09-02_PT60M.xml"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    """In-process CLI tests elsewhere leave structlog and the root logger writing to
-    pytest's captured stderr, closed once they end; start from a clean slate."""
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    root.handlers[:] = [
-        handler
-        for handler in root.handlers
-        if not (
-            isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False)
-        )
-    ]
-    yield
-    structlog.reset_defaults()
+# Earlier in-process CLI runs may leave logging on a closed stream (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ failed, or upstream "no data" / not in the upstream's answer."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,17 +38,8 @@ H = 3_600_000_000  # one hour in µs
 Q = H // 4
 
 
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    root.handlers[:] = [
-        h
-        for h in root.handlers
-        if not (isinstance(h, logging.StreamHandler) and getattr(h.stream, "closed", False))
-    ]
-    yield
-    structlog.reset_defaults()
+# Earlier in-process CLI runs may leave logging on a closed stream (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ re-fetched and the superseded values kept."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.compute as pc
 import pytest
-import structlog
 
 from gridvault.emulator import Emulator, EmulatorConfig, running_emulator
 from gridvault.schedule.config import ScheduleConfig, parse_schedule
@@ -36,17 +34,8 @@ revision_window = "PT2H"
 )
 
 
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    root.handlers[:] = [
-        h
-        for h in root.handlers
-        if not (isinstance(h, logging.StreamHandler) and getattr(h.stream, "closed", False))
-    ]
-    yield
-    structlog.reset_defaults()
+# Earlier in-process CLI runs may leave logging on a closed stream (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import logging
 import random
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx2 as httpx
@@ -44,21 +44,8 @@ FAST = RetryPolicy(attempts=4, backoff_base=0.001, backoff_cap=0.01, default_ban
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    """In-process CLI tests elsewhere leave structlog and the root logger writing to
-    pytest's captured stderr, closed once they end; start from a clean slate."""
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    root.handlers[:] = [
-        handler
-        for handler in root.handlers
-        if not (
-            isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False)
-        )
-    ]
-    yield
-    structlog.reset_defaults()
+# Earlier in-process CLI runs may leave logging on a closed stream (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 
 def refusal(text: str, code: str = "999") -> bytes:
