@@ -75,13 +75,14 @@ def store_values(
     flags = validate(mapped, now=known_at)
     ids = store.ensure_series(mapped.keys)
     batch = observations(mapped, ids, flags)
-    row_dataset = pa.array([k.dataset for k in mapped.keys]).take(mapped.key_index)
+    datasets = sorted({key.dataset for key in mapped.keys})
     results: dict[str, UpsertResult] = {}
-    for dataset in sorted(set(row_dataset.to_pylist())):
-        subset = batch.filter(pc.equal(row_dataset, dataset))
-        results[dataset] = results.get(dataset, UpsertResult()) + store.upsert_observations(
-            subset, known_at=known_at
-        )
+    for dataset in datasets:
+        subset = batch
+        if len(datasets) > 1:
+            positions = [i for i, key in enumerate(mapped.keys) if key.dataset == dataset]
+            subset = batch.filter(pc.is_in(mapped.key_index, pa.array(positions, pa.int64())))
+        results[dataset] = store.upsert_observations(subset, known_at=known_at)
     _note_resolutions(store, mapped, ids)
     flagged = int(np.count_nonzero(flags.to_numpy()))
     return results, flagged
@@ -140,7 +141,7 @@ def ingest_payload(
         values = values.set_column(
             values.schema.get_field_index("dataset"),
             "dataset",
-            pa.array([dataset] * values.num_rows, pa.string()),
+            pa.repeat(pa.scalar(dataset, pa.string()), values.num_rows),
         )
     with store.session(write=True):
         record = store.archive_payload(

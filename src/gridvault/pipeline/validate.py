@@ -221,7 +221,8 @@ def _unexpected_resolution(key: SeriesKey, isos: np.ndarray, starts: np.ndarray)
             unexpected |= ~before & (isos != "PT15M")
     # Coarser than an earlier row of the same series in this document.
     order = np.argsort(starts, kind="stable")
-    seconds = np.array([_nominal_seconds(iso) for iso in isos[order]], dtype=float)
+    distinct, positions = np.unique(isos[order], return_inverse=True)
+    seconds = np.array([_nominal_seconds(iso) for iso in distinct], dtype=float)[positions]
     if seconds.size > 1:
         finest_before = np.minimum.accumulate(np.concatenate([[np.inf], seconds[:-1]]))
         regressed = np.zeros(seconds.size, dtype=bool)
