@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gridvault.errors import StoreError
-from gridvault.store.base import Session, Store, _cast_times
+from gridvault.store.base import Session, Store, _cast_times, has_duplicate_keys
 from gridvault.store.migrations import check_not_newer, migrations, split_statements
 from gridvault.store.model import UpsertResult
 
@@ -68,7 +68,8 @@ class DuckDBStore(Store):
                 raise StoreError(f"cannot create the directory {parent}: {exc.strerror}") from None
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
-            self._con.execute("SET TimeZone = 'UTC'")
+            # GLOBAL: every cursor of this instance inherits it (no SET per session).
+            self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         except (duckdb.Error, OSError) as exc:
             raise _friendly(exc, self.path) from None
         self._write_lock = threading.RLock()
@@ -85,7 +86,6 @@ class DuckDBStore(Store):
         if write and self.read_only:
             raise StoreError(f"the DuckDB file {self.path} is open read-only")
         cursor = self._con.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
         db = _DuckSession(cursor)
         try:
             if not write:
@@ -163,6 +163,36 @@ class DuckDBStore(Store):
         finally:
             db.cursor.unregister(view)
 
+    def _append_new(
+        self, cur: duckdb.DuckDBPyConnection, batch: pa.Table, now: datetime
+    ) -> UpsertResult | None:
+        """The common case of a backfill: nothing stored yet for these series in the batch's
+        time range and no key twice in the batch. Then every row is new and a plain append
+        from the Arrow batch does what the staged MERGE would (at a third of its cost).
+        None when the case does not apply."""
+        if has_duplicate_keys(batch):
+            return None
+        ids = sorted(int(x) for x in pc.unique(batch["series_id"]).to_pylist())
+        lo, hi = (v.as_py() for v in pc.min_max(batch["interval_start"]).values())
+        stored = cur.execute(
+            "SELECT 1 FROM observations WHERE series_id IN "
+            f"({', '.join(str(i) for i in ids)}) AND interval_start >= ? AND interval_start <= ? "
+            "LIMIT 1",
+            [lo, hi],
+        ).fetchall()
+        if stored:
+            return None
+        cur.register("_new", batch)
+        try:
+            cur.execute(
+                "INSERT INTO observations SELECT series_id, interval_start, interval_end, value, "
+                "publish_time, flags, document_id, ? FROM _new",
+                [now],
+            )
+        finally:
+            cur.unregister("_new")
+        return UpsertResult(batch.num_rows, 0, 0)
+
     def _first_last(self, first: bool) -> str:
         fn = "arg_min" if first else "arg_max"
         return f"{fn}(value, interval_start) FILTER (WHERE value IS NOT NULL)"
@@ -179,6 +209,9 @@ class DuckDBStore(Store):
 
     def _upsert_stage(self, session: Session, batch: pa.Table, now: datetime) -> UpsertResult:
         cur = cast(_DuckSession, session).cursor
+        appended = self._append_new(cur, batch, now)
+        if appended is not None:
+            return appended
         # The batch is sorted by (series_id, interval_start, arrival); keep the last per key.
         batch = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
         cur.register("_batch", batch)
