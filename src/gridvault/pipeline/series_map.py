@@ -126,7 +126,7 @@ def map_values(values: pa.Table) -> MappedBatch:
     filled = pa.table({c: pc.fill_null(values[c].cast(pa.string()), "") for c in present})
     if n == 0:
         return MappedBatch([], pa.array([], pa.int64()), values)
-    filled = filled.append_column("_row", pa.array(range(n), pa.int64()))
+    filled = filled.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
     resolution = values["resolution"] if "resolution" in values.column_names else None
     groups = filled.group_by(present, use_threads=False).aggregate([("_row", "list")])
     lists = groups["_row_list"].combine_chunks()

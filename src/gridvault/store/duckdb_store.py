@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -74,6 +75,7 @@ class DuckDBStore(Store):
             raise _friendly(exc, self.path) from None
         self._write_lock = threading.RLock()
         self._local = threading.local()
+        self._writer: duckdb.DuckDBPyConnection | None = None
         self._migrate()
 
     # -- engine hooks -------------------------------------------------------------------
@@ -85,31 +87,52 @@ class DuckDBStore(Store):
             return
         if write and self.read_only:
             raise StoreError(f"the DuckDB file {self.path} is open read-only")
-        cursor = self._con.cursor()
-        db = _DuckSession(cursor)
-        try:
-            if not write:
-                yield db
-                return
+        if write:
             with self._write_lock:
-                cursor.execute("BEGIN TRANSACTION")
-                self._local.active = db
-                try:
-                    yield db
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-                else:
-                    try:
-                        cursor.execute("COMMIT")
-                    except duckdb.Error as exc:
-                        raise _friendly(exc, self.path) from None
-                finally:
-                    self._local.active = None
+                yield from self._write_session()
+            return
+        cursor = self._con.cursor()
+        try:
+            yield _DuckSession(cursor)
         finally:
             cursor.close()
 
+    def _write_session(self) -> Iterator[_DuckSession]:
+        """One transaction on the writer cursor (writes are serialised by the write lock, so
+        one cursor serves them all; a cursor costs as much as a small query to create)."""
+        if self._writer is None:
+            self._writer = self._con.cursor()
+        cursor = self._writer
+        db = _DuckSession(cursor)
+        cursor.execute("BEGIN TRANSACTION")
+        self._local.active = db
+        try:
+            yield db
+        except BaseException:
+            self._drop_writer(rollback=True)
+            raise
+        else:
+            try:
+                cursor.execute("COMMIT")
+            except duckdb.Error as exc:
+                self._drop_writer(rollback=True)
+                raise _friendly(exc, self.path) from None
+        finally:
+            self._local.active = None
+
+    def _drop_writer(self, *, rollback: bool) -> None:
+        """Roll back and forget the writer cursor: the next write starts on a fresh one."""
+        cursor, self._writer = self._writer, None
+        if cursor is None:
+            return
+        with contextlib.suppress(duckdb.Error):
+            if rollback:
+                cursor.execute("ROLLBACK")
+            cursor.close()
+
     def close(self) -> None:
+        with self._write_lock:
+            self._drop_writer(rollback=False)
         with contextlib.suppress(duckdb.Error):
             self._con.close()
 
@@ -213,7 +236,7 @@ class DuckDBStore(Store):
         if appended is not None:
             return appended
         # The batch is sorted by (series_id, interval_start, arrival); keep the last per key.
-        batch = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
+        batch = batch.append_column("_ord", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
         cur.register("_batch", batch)
         try:
             ids = sorted(int(x) for x in pc.unique(batch["series_id"]).to_pylist())
