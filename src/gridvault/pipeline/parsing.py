@@ -35,8 +35,9 @@ from gridvault.logs import get_logger
 log = get_logger("gridvault.parsing")
 
 #: Payloads at least this large are parsed in a worker process (a page of 100 days of
-#: hourly prices is ~0.3 MB, a year of quarter-hour load ~2.5 MB).
-PARALLEL_MIN_BYTES = 256 * 1024
+#: hourly prices is ~0.2 MB, a year of quarter-hour load ~2.5 MB; below ~50 kB the copies
+#: and the hand-over cost about what parsing does).
+PARALLEL_MIN_BYTES = 64 * 1024
 #: At most this many worker processes by default.
 MAX_DEFAULT_PROCESSES = 4
 
