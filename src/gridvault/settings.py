@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     entsoe_rate_limit: int = Field(default=350, ge=1, le=10_000)
     #: Seconds an ENTSO-E response may take (large windows are slow); then it is retried.
     entsoe_timeout: float = Field(default=120.0, gt=0, le=3600)
+    #: Worker processes that parse large responses (None: one per core but one, at most 4;
+    #: 0: parse in the collecting process). See gridvault.pipeline.parsing.
+    parse_processes: int | None = Field(default=None, ge=0, le=64)
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx2 as httpx
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from gridvault.emulator import Emulator, EmulatorConfig, running_emulator
 from gridvault.emulator.config import DEFAULT_TOKEN
 from gridvault.emulator.query import read_query
-from gridvault.emulator.synthetic import generate
+from gridvault.emulator.synthetic import _fixed2, generate
 from gridvault.entsoe.catalog import all_datasets, get_dataset, request_params
 from gridvault.entsoe.parser import ParsedDocument, parse_document
 
@@ -327,3 +328,20 @@ def test_one_year_of_load_for_one_area_is_fast() -> None:
 def _counts(table: pa.Table, column: str) -> tuple[list[str], list[int]]:
     counts = pc.value_counts(table[column]).to_pylist()
     return [c["values"] for c in counts], [c["counts"] for c in counts]
+
+
+def test_point_values_are_printed_like_python_prints_cents() -> None:
+    """The vectorised formatting of Point values equals ``f"{v:.2f}"`` value by value,
+    including negative values above -1, minus zero and large numbers."""
+    rng = np.random.default_rng(7)
+    values = np.round(
+        np.concatenate(
+            [
+                rng.normal(0, 300, 5_000),
+                rng.uniform(-1, 1, 1_000),
+                [0.0, -0.0, 0.005, -0.005, 0.995, -0.995, 1e9 + 0.01, -123456.78],
+            ]
+        ),
+        2,
+    )
+    assert _fixed2(values).to_pylist() == [f"{v:.2f}" for v in values]

@@ -141,7 +141,7 @@ class ServedRecord:
 
     ``outcome`` is ``data``, ``no_data``, ``bad_request``, ``unauthorized``, ``banned`` or
     ``fault:<kind>`` (``5xx``, ``429``, ``truncate``, ``malformed``, ``reset``, ``ack``,
-    ``stall``). ``params`` is
+    ``stall``). ``at`` is when the request arrived. ``params`` is
     the query without ``securityToken``. ``points`` counts the ``<Point>`` elements of the
     document served (all ZIP members, the page actually served; a balancing Point with a
     quantity and a price is one Point but two parsed values); ``timeseries`` its

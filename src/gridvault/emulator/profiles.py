@@ -17,7 +17,7 @@ Noise is a vectorised SplitMix64 hash of (seed, instant), not a stateful RNG.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date
 
 import numpy as np
@@ -78,50 +78,76 @@ class Day:
         return cls(local_date.weekday(), local_date.timetuple().tm_yday, local_date.toordinal())
 
 
-def shape(profile: str, area_seed: int, hours: Floats, day: Day) -> Floats:
-    """The smooth part of a value for one local day: ``hours`` since local midnight.
+@dataclass(frozen=True)
+class Days:
+    """The facts of :class:`Day`, one per value: shapes of many days in one vectorised step."""
+
+    weekday: Ints
+    day_of_year: Ints
+    index: Ints
+
+    @classmethod
+    def of(cls, days: list[Day], counts: list[int]) -> Days:
+        """``counts[i]`` values on ``days[i]``, in order."""
+        repeats = np.asarray(counts, dtype=np.int64)
+
+        def column(values: list[int]) -> Ints:
+            return np.repeat(np.asarray(values, dtype=np.int64), repeats)
+
+        return cls(
+            column([d.weekday for d in days]),
+            column([d.day_of_year for d in days]),
+            column([d.index for d in days]),
+        )
+
+
+def shape(profile: str, area_seed: int, hours: Floats, day: Day | Days) -> Floats:
+    """The smooth part of a value: ``hours`` since local midnight of ``day`` (one day for all
+    values, or one per value).
 
     ``area_seed`` sets the size of the area (a small zone has small numbers).
     """
+    days = day if isinstance(day, Days) else Days(*(np.array([v]) for v in astuple(day)))
     size = 0.2 + 2.8 * unit(area_seed, 1)
-    season = float(np.cos(2 * np.pi * (day.day_of_year - 15) / 365.25))
-    weekend = day.weekday >= 5
-    day_u = unit(area_seed + 17, day.index)
+    season = np.cos(2 * np.pi * (days.day_of_year - 15) / 365.25)
+    weekend = days.weekday >= 5
+    day_u = uniform(area_seed + 17, days.index)
     result: Floats
     if profile in ("load", "generation"):
         peaks = 0.16 * _bump(hours, 8.5, 2.5) + 0.2 * _bump(hours, 18.5, 2.5)
-        level = (0.78 + peaks - 0.1 * _bump(hours, 3.5, 2.5)) * (0.86 if weekend else 1.0)
+        level = (0.78 + peaks - 0.1 * _bump(hours, 3.5, 2.5)) * np.where(weekend, 0.86, 1.0)
         factor = 0.92 if profile == "generation" else 1.0
         result = 10_000.0 * size * factor * (1 + 0.1 * season) * level
     elif profile == "price":
         peaks = 45 * _bump(hours, 8.5, 2.0) + 60 * _bump(hours, 19.0, 2.0)
-        regime = 40 + 80 * day_u + 25 * season - (18 if weekend else 0)
+        regime = 40 + 80 * day_u + 25 * season - np.where(weekend, 18, 0)
         result = regime + peaks
         # Sunny low-demand days push midday prices below zero (DE, NL, ES since 2023).
-        if day_u < 0.08 and 90 <= day.day_of_year < 270:
-            result = result - _bump(hours, 13.0, 2.2) * (result + 10 + 60 * day_u)
+        sunny = (day_u < 0.08) & (days.day_of_year >= 90) & (days.day_of_year < 270)
+        dip = _bump(hours, 13.0, 2.2) * (result + 10 + 60 * day_u)
+        result = np.where(sunny, result - dip, result)
     elif profile == "solar":
         daylength = 12 - 4 * season
         angle = np.clip((hours - (12 - daylength / 2)) / daylength, 0.0, 1.0)
         result = 3_000.0 * size * (0.35 + 0.65 * day_u) * np.sin(np.pi * angle) ** 1.5
     elif profile in ("wind_onshore", "wind_offshore"):
         capacity = (4_000.0 if profile == "wind_onshore" else 1_500.0) * size
-        phase = unit(area_seed + len(profile), day.index // 3)
+        phase = uniform(area_seed + len(profile), days.index // 3)
         wave = 0.4 + 0.3 * np.sin(2 * np.pi * (hours / 72 + phase)) + 0.2 * (day_u - 0.5)
         result = capacity * np.clip(wave + 0.1 * season, 0.02, 0.98)
     elif profile == "imbalance_price":
         result = 60 + 50 * day_u + 30 * np.sin(2 * np.pi * hours / 24)
     elif profile == "reserve_price":
-        result = np.full(hours.shape, 3.0 + 15 * day_u)
+        result = np.broadcast_to(3.0 + 15 * day_u, hours.shape)
     elif profile == "signed":
         result = 300.0 * size * np.sin(2 * np.pi * (hours / 6 + day_u))
     elif profile == "flow":
         result = 600.0 * size * (1 + 0.5 * np.sin(2 * np.pi * (hours - 6) / 24) + 0.3 * day_u)
     elif profile == "hydro":
-        result = np.full(hours.shape, 2_000_000.0 * size * (1.0 - 0.35 * season))
+        result = np.broadcast_to(2_000_000.0 * size * (1.0 - 0.35 * season), hours.shape)
     else:  # flat: capacities, nuclear, per-unit output, NTC
-        result = np.full(hours.shape, 1_000.0 * size * (0.9 + 0.2 * day_u))
-    return np.asarray(result, dtype=np.float64)
+        result = np.broadcast_to(1_000.0 * size * (0.9 + 0.2 * day_u), hours.shape)
+    return np.array(result, dtype=np.float64)
 
 
 def _bump(hours: Floats, centre: float, width: float) -> Floats:
@@ -154,7 +180,7 @@ def values(
     series_seed: int,
     ticks: Ints,
     hours: Floats,
-    day: Day,
+    day: Day | Days,
     revision: int,
 ) -> Floats:
     """Final values: the shape times ``scale`` plus revision-aware noise, rounded to 0.01."""

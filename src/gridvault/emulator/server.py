@@ -137,6 +137,8 @@ class Emulator:
         self.base_url = f"http://{config.host}:{port}/api"
         self._log: list[ServedRecord] = []
         self._log_lock = threading.Lock()
+        #: When the request this handler thread is answering arrived (ServedRecord.at).
+        self._arrival = threading.local()
         self._limiter = RateLimiter()
         self._dice = FaultDice()
         self._replay: tuple[Path, ReplayIndex] | None = None
@@ -180,6 +182,7 @@ class Emulator:
 
     def handle(self, handler: _Handler) -> None:
         """Answer one GET (called from the handler thread)."""
+        self._arrival.at = datetime.now(UTC)
         config = self.config
         if config.faults.latency > 0:
             time.sleep(config.faults.latency)
@@ -343,7 +346,7 @@ class Emulator:
 
     def _record(self, params: dict[str, str], answer: _Answer, sent: int) -> None:
         record = ServedRecord(
-            at=datetime.now(UTC),
+            at=getattr(self._arrival, "at", None) or datetime.now(UTC),
             status=answer.status,
             outcome=answer.outcome,
             params=dict(params),

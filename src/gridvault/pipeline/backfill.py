@@ -53,6 +53,7 @@ import httpx2
 from gridvault.entsoe.catalog import Dataset, get_dataset
 from gridvault.errors import GridvaultError, InputError, StoreError
 from gridvault.logs import get_logger
+from gridvault.pipeline import parsing
 from gridvault.pipeline.collect import (
     WindowJob,
     WindowResult,
@@ -651,6 +652,7 @@ async def work_plan(
     if lease_seconds <= 0:
         raise InputError(f"the lease must be positive, got {lease_seconds} s")
     check_token(settings)
+    parsing.configure(settings.parse_processes)
     run = _Run(
         store,
         plan_id,

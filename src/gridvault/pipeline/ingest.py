@@ -73,26 +73,32 @@ def store_values(
     if not mapped.keys:
         return {}, 0
     flags = validate(mapped, now=known_at)
-    ids = store.ensure_series(mapped.keys)
+    registered = store.register_series(mapped.keys)
+    ids = [series_id for series_id, _ in registered]
     batch = observations(mapped, ids, flags)
-    row_dataset = pa.array([k.dataset for k in mapped.keys]).take(mapped.key_index)
+    datasets = sorted({key.dataset for key in mapped.keys})
     results: dict[str, UpsertResult] = {}
-    for dataset in sorted(set(row_dataset.to_pylist())):
-        subset = batch.filter(pc.equal(row_dataset, dataset))
-        results[dataset] = results.get(dataset, UpsertResult()) + store.upsert_observations(
-            subset, known_at=known_at
-        )
-    _note_resolutions(store, mapped, ids)
+    for dataset in datasets:
+        subset = batch
+        if len(datasets) > 1:
+            positions = [i for i, key in enumerate(mapped.keys) if key.dataset == dataset]
+            subset = batch.filter(pc.is_in(mapped.key_index, pa.array(positions, pa.int64())))
+        results[dataset] = store.upsert_observations(subset, known_at=known_at)
+    _note_resolutions(store, mapped, registered)
     flagged = int(np.count_nonzero(flags.to_numpy()))
     return results, flagged
 
 
-def _note_resolutions(store: Store, mapped: MappedBatch, ids: list[int]) -> None:
+def _note_resolutions(
+    store: Store, mapped: MappedBatch, registered: list[tuple[int, str | None]]
+) -> None:
     """Move each series' resolution to its newest data's (e.g. the 15-minute MTU switch)."""
     starts = mapped.values["interval_start"]
     index = mapped.key_index.to_numpy()
-    for position, (key, series_id) in enumerate(zip(mapped.keys, ids, strict=True)):
-        if not key.resolution:
+    for position, (key, (series_id, stored)) in enumerate(
+        zip(mapped.keys, registered, strict=True)
+    ):
+        if not key.resolution or key.resolution == stored:
             continue
         rows = np.flatnonzero(index == position)
         latest = pc.max(starts.take(pa.array(rows))).as_py()
@@ -140,7 +146,7 @@ def ingest_payload(
         values = values.set_column(
             values.schema.get_field_index("dataset"),
             "dataset",
-            pa.array([dataset] * values.num_rows, pa.string()),
+            pa.repeat(pa.scalar(dataset, pa.string()), values.num_rows),
         )
     with store.session(write=True):
         record = store.archive_payload(

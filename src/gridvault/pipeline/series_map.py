@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -125,22 +126,21 @@ def map_values(values: pa.Table) -> MappedBatch:
     filled = pa.table({c: pc.fill_null(values[c].cast(pa.string()), "") for c in present})
     if n == 0:
         return MappedBatch([], pa.array([], pa.int64()), values)
-    filled = filled.append_column("_row", pa.array(range(n), pa.int64()))
+    filled = filled.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
     resolution = values["resolution"] if "resolution" in values.column_names else None
     groups = filled.group_by(present, use_threads=False).aggregate([("_row", "list")])
-    keys: list[SeriesKey] = []
-    index = [0] * n
-    combos = groups.select(present).to_pylist()
-    row_lists = groups["_row_list"].to_pylist()
-    for combo, rows in zip(combos, row_lists, strict=True):
-        # The series' resolution is the one of its latest rows (it may change, e.g. 15-min MTU).
-        res = resolution[rows[-1]].as_py() if resolution is not None else None
-        key = series_key(combo, res)
-        position = len(keys)
-        keys.append(key)
-        for r in rows:
-            index[r] = position
-    return MappedBatch(keys, pa.array(index, pa.int64()), values)
+    lists = groups["_row_list"].combine_chunks()
+    rows = pc.list_flatten(lists).to_numpy()
+    index = np.empty(n, dtype=np.int64)
+    index[rows] = pc.list_parent_indices(lists).to_numpy()
+    # The series' resolution is the one of its latest row (it may change, e.g. 15-min MTU).
+    last_rows = rows[lists.offsets.to_numpy()[1:] - 1]
+    latest = resolution.take(last_rows).to_pylist() if resolution is not None else None
+    keys = [
+        series_key(combo, latest[position] if latest is not None else None)
+        for position, combo in enumerate(groups.select(present).to_pylist())
+    ]
+    return MappedBatch(keys, pa.array(index), values)
 
 
 def observations(mapped: MappedBatch, series_ids: Sequence[int], flags: pa.Array) -> pa.Table:

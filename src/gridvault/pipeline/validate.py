@@ -147,7 +147,9 @@ def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
             ends = values["interval_end"].cast(pa.int64()).to_numpy()[rows]
             flags[rows[_flat_runs(series_values, starts[rows], ends)]] |= Quality.FLAT_LINE
         if resolutions is not None:
-            unexpected = _unexpected_resolution(key, resolutions[rows], starts[rows])
+            unexpected = _unexpected_resolution(
+                key, resolutions, resolutions.codes[rows], starts[rows]
+            )
             flags[rows[unexpected]] |= Quality.UNEXPECTED_RESOLUTION
     # Emulator output is data, but never real: mark it wherever it ends up.
     if "document_mrid" in values.column_names:
@@ -165,18 +167,31 @@ def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
     return pa.array(flags, pa.int32())
 
 
-def _row_resolutions(values: pa.Table) -> np.ndarray | None:
-    """Per row, the resolution as canonical ISO text ('' when unreadable), or None."""
+class _Resolutions:
+    """The rows' resolutions as codes into their few distinct canonical ISO texts, so every
+    check runs once per distinct text and then indexes (no per-row string work)."""
+
+    def __init__(self, values: pa.Table) -> None:
+        texts = pc.fill_null(values["resolution"].cast(pa.string()), "")
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        encoded = texts.dictionary_encode()
+        #: canonical ISO text per code ('' when unreadable)
+        self.isos = [_canonical(text) for text in encoded.dictionary.to_pylist()]
+        self.codes: np.ndarray = encoded.indices.to_numpy(zero_copy_only=False)
+        self.unreadable = np.array([iso == "" for iso in self.isos], dtype=bool)
+        self.seconds = np.array([_nominal_seconds(iso) for iso in self.isos], dtype=float)
+
+    def among(self, allowed: frozenset[str]) -> np.ndarray:
+        """Per code: is the resolution one of ``allowed``."""
+        return np.array([iso in allowed for iso in self.isos], dtype=bool)
+
+
+def _row_resolutions(values: pa.Table) -> _Resolutions | None:
+    """The rows' resolutions, or None when the batch has none."""
     if "resolution" not in values.column_names:
         return None
-    texts = pc.fill_null(values["resolution"].cast(pa.string()), "")
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    encoded = texts.dictionary_encode()
-    canonical = np.array([_canonical(t) for t in encoded.dictionary.to_pylist()], dtype=object)
-    positions: np.ndarray = encoded.indices.to_numpy(zero_copy_only=False)
-    result: np.ndarray = canonical[positions]
-    return result
+    return _Resolutions(values)
 
 
 @cache
@@ -207,22 +222,30 @@ def _sdac_switch_us(area: str) -> int | None:
     return int(first.timestamp()) * 1_000_000
 
 
-def _unexpected_resolution(key: SeriesKey, isos: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Boolean mask over the rows of one series (see the module doc for the rules)."""
-    unexpected = isos == ""
+_PT60M = frozenset({"PT60M"})
+_PT15M = frozenset({"PT15M"})
+
+
+def _unexpected_resolution(
+    key: SeriesKey, resolutions: _Resolutions, codes: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
+    """Boolean mask over the rows of one series (``codes``: their resolution codes; see
+    the module doc for the rules)."""
+    bad = resolutions.unreadable.copy()
     allowed = EXPECTED_RESOLUTIONS.get(key.dataset)
     if allowed is not None:
-        unexpected |= ~np.isin(isos, list(allowed))
+        bad |= ~resolutions.among(allowed)
+    unexpected = bad[codes]
     if key.dataset == "day_ahead_prices" and key.dimensions.get("sequence") == "1":
         switch = _sdac_switch_us(key.area)
         if switch is not None:
             before = starts < switch
-            unexpected |= before & (isos != "PT60M")
-            unexpected |= ~before & (isos != "PT15M")
+            unexpected |= before & ~resolutions.among(_PT60M)[codes]
+            unexpected |= ~before & ~resolutions.among(_PT15M)[codes]
     # Coarser than an earlier row of the same series in this document.
-    order = np.argsort(starts, kind="stable")
-    seconds = np.array([_nominal_seconds(iso) for iso in isos[order]], dtype=float)
-    if seconds.size > 1:
+    if codes.size > 1 and len(resolutions.isos) > 1:
+        order = np.argsort(starts, kind="stable")
+        seconds = resolutions.seconds[codes[order]]
         finest_before = np.minimum.accumulate(np.concatenate([[np.inf], seconds[:-1]]))
         regressed = np.zeros(seconds.size, dtype=bool)
         regressed[order] = seconds > finest_before

@@ -82,6 +82,15 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def has_duplicate_keys(batch: pa.Table) -> bool:
+    """Whether a batch sorted by (series_id, interval_start) holds a key twice."""
+    if batch.num_rows < 2:
+        return False
+    ids = batch["series_id"].to_numpy()
+    starts = batch["interval_start"].cast(pa.int64()).to_numpy()
+    return bool(np.any((ids[1:] == ids[:-1]) & (starts[1:] == starts[:-1])))
+
+
 class Store(ABC):
     """The time-series store: series, observations with history, outages, archive, jobs."""
 
@@ -138,36 +147,41 @@ class Store(ABC):
     # -- series -------------------------------------------------------------------------
     def ensure_series(self, keys: Sequence[SeriesKey]) -> list[int]:
         """Ids of the given series, registering the ones not yet stored (idempotent)."""
+        return [series_id for series_id, _ in self.register_series(keys)]
+
+    def register_series(self, keys: Sequence[SeriesKey]) -> list[tuple[int, str | None]]:
+        """Per key: the series id (registered when new) and its stored resolution."""
         if not keys:
             return []
         unique: dict[tuple[str, str, str, str], SeriesKey] = {}
         for key in keys:
             unique.setdefault(key.natural_key, key)
         with self.session(write=True) as db:
-            found = self._series_ids(db, list(unique))
-            for natural, key in unique.items():
-                if natural in found:
-                    continue
+            found = self._series_rows(db, list(unique))
+            missing = [natural for natural in unique if natural not in found]
+            for natural in missing:
+                key = unique[natural]
                 db.execute(
                     "INSERT INTO series (source, dataset, area, dimensions, unit, resolution) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (*natural, key.unit, key.resolution),
                 )
-            missing = [n for n in unique if n not in found]
             if missing:
-                found.update(self._series_ids(db, missing))
+                found.update(self._series_rows(db, missing))
             # A new series takes the key's unit and resolution; an existing one keeps its
             # resolution until newer data says otherwise (see note_resolution): a backfill
-            # of old hourly data must not turn a 15-minute series hourly again.
+            # of old hourly data must not turn a 15-minute series hourly again. Only what
+            # is still unknown is filled in.
             for natural, key in unique.items():
-                if key.resolution or key.unit:
+                series_id, unit, resolution = found[natural]
+                if (key.resolution and resolution is None) or (key.unit and unit is None):
                     db.execute(
                         "UPDATE series SET resolution = coalesce(resolution, ?), "
-                        "unit = coalesce(unit, ?) WHERE series_id = ? AND "
-                        "(resolution IS NULL OR unit IS NULL)",
-                        (key.resolution, key.unit, found[natural]),
+                        "unit = coalesce(unit, ?) WHERE series_id = ?",
+                        (key.resolution, key.unit, series_id),
                     )
-        return [found[key.natural_key] for key in keys]
+                    found[natural] = (series_id, unit or key.unit, resolution or key.resolution)
+        return [(found[key.natural_key][0], found[key.natural_key][2]) for key in keys]
 
     def note_resolution(self, series_id: int, resolution: str, latest_start: datetime) -> bool:
         """Set a series' resolution from data up to ``latest_start`` if nothing newer is stored
@@ -181,10 +195,11 @@ class Store(ABC):
             )
         return bool(rows)
 
-    def _series_ids(
+    def _series_rows(
         self, db: Session, naturals: list[tuple[str, str, str, str]]
-    ) -> dict[tuple[str, str, str, str], int]:
-        result: dict[tuple[str, str, str, str], int] = {}
+    ) -> dict[tuple[str, str, str, str], tuple[int, str | None, str | None]]:
+        """(series id, unit, resolution) of the stored series among ``naturals``."""
+        result: dict[tuple[str, str, str, str], tuple[int, str | None, str | None]] = {}
         for chunk_start in range(0, len(naturals), 500):
             chunk = naturals[chunk_start : chunk_start + 500]
             clause = " OR ".join(
@@ -192,10 +207,11 @@ class Store(ABC):
             )
             params = [value for natural in chunk for value in natural]
             for row in db.fetchall(
-                f"SELECT series_id, source, dataset, area, dimensions FROM series WHERE {clause}",
+                "SELECT series_id, source, dataset, area, dimensions, unit, resolution "
+                f"FROM series WHERE {clause}",
                 params,
             ):
-                result[(row[1], row[2], row[3], row[4])] = int(row[0])
+                result[(row[1], row[2], row[3], row[4])] = (int(row[0]), row[5], row[6])
         return result
 
     def find_series(

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gridvault.errors import StoreError
-from gridvault.store.base import Session, Store, _cast_times
+from gridvault.store.base import Session, Store, _cast_times, has_duplicate_keys
 from gridvault.store.migrations import check_not_newer, migrations, split_statements
 from gridvault.store.model import UpsertResult
 
@@ -68,11 +69,13 @@ class DuckDBStore(Store):
                 raise StoreError(f"cannot create the directory {parent}: {exc.strerror}") from None
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
-            self._con.execute("SET TimeZone = 'UTC'")
+            # GLOBAL: every cursor of this instance inherits it (no SET per session).
+            self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         except (duckdb.Error, OSError) as exc:
             raise _friendly(exc, self.path) from None
         self._write_lock = threading.RLock()
         self._local = threading.local()
+        self._writer: duckdb.DuckDBPyConnection | None = None
         self._migrate()
 
     # -- engine hooks -------------------------------------------------------------------
@@ -84,32 +87,52 @@ class DuckDBStore(Store):
             return
         if write and self.read_only:
             raise StoreError(f"the DuckDB file {self.path} is open read-only")
-        cursor = self._con.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
-        db = _DuckSession(cursor)
-        try:
-            if not write:
-                yield db
-                return
+        if write:
             with self._write_lock:
-                cursor.execute("BEGIN TRANSACTION")
-                self._local.active = db
-                try:
-                    yield db
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-                else:
-                    try:
-                        cursor.execute("COMMIT")
-                    except duckdb.Error as exc:
-                        raise _friendly(exc, self.path) from None
-                finally:
-                    self._local.active = None
+                yield from self._write_session()
+            return
+        cursor = self._con.cursor()
+        try:
+            yield _DuckSession(cursor)
         finally:
             cursor.close()
 
+    def _write_session(self) -> Iterator[_DuckSession]:
+        """One transaction on the writer cursor (writes are serialised by the write lock, so
+        one cursor serves them all; a cursor costs as much as a small query to create)."""
+        if self._writer is None:
+            self._writer = self._con.cursor()
+        cursor = self._writer
+        db = _DuckSession(cursor)
+        cursor.execute("BEGIN TRANSACTION")
+        self._local.active = db
+        try:
+            yield db
+        except BaseException:
+            self._drop_writer(rollback=True)
+            raise
+        else:
+            try:
+                cursor.execute("COMMIT")
+            except duckdb.Error as exc:
+                self._drop_writer(rollback=True)
+                raise _friendly(exc, self.path) from None
+        finally:
+            self._local.active = None
+
+    def _drop_writer(self, *, rollback: bool) -> None:
+        """Roll back and forget the writer cursor: the next write starts on a fresh one."""
+        cursor, self._writer = self._writer, None
+        if cursor is None:
+            return
+        with contextlib.suppress(duckdb.Error):
+            if rollback:
+                cursor.execute("ROLLBACK")
+            cursor.close()
+
     def close(self) -> None:
+        with self._write_lock:
+            self._drop_writer(rollback=False)
         with contextlib.suppress(duckdb.Error):
             self._con.close()
 
@@ -163,6 +186,36 @@ class DuckDBStore(Store):
         finally:
             db.cursor.unregister(view)
 
+    def _append_new(
+        self, cur: duckdb.DuckDBPyConnection, batch: pa.Table, now: datetime
+    ) -> UpsertResult | None:
+        """The common case of a backfill: nothing stored yet for these series in the batch's
+        time range and no key twice in the batch. Then every row is new and a plain append
+        from the Arrow batch does what the staged MERGE would (at a third of its cost).
+        None when the case does not apply."""
+        if has_duplicate_keys(batch):
+            return None
+        ids = sorted(int(x) for x in pc.unique(batch["series_id"]).to_pylist())
+        lo, hi = (v.as_py() for v in pc.min_max(batch["interval_start"]).values())
+        stored = cur.execute(
+            "SELECT 1 FROM observations WHERE series_id IN "
+            f"({', '.join(str(i) for i in ids)}) AND interval_start >= ? AND interval_start <= ? "
+            "LIMIT 1",
+            [lo, hi],
+        ).fetchall()
+        if stored:
+            return None
+        cur.register("_new", batch)
+        try:
+            cur.execute(
+                "INSERT INTO observations SELECT series_id, interval_start, interval_end, value, "
+                "publish_time, flags, document_id, ? FROM _new",
+                [now],
+            )
+        finally:
+            cur.unregister("_new")
+        return UpsertResult(batch.num_rows, 0, 0)
+
     def _first_last(self, first: bool) -> str:
         fn = "arg_min" if first else "arg_max"
         return f"{fn}(value, interval_start) FILTER (WHERE value IS NOT NULL)"
@@ -179,8 +232,11 @@ class DuckDBStore(Store):
 
     def _upsert_stage(self, session: Session, batch: pa.Table, now: datetime) -> UpsertResult:
         cur = cast(_DuckSession, session).cursor
+        appended = self._append_new(cur, batch, now)
+        if appended is not None:
+            return appended
         # The batch is sorted by (series_id, interval_start, arrival); keep the last per key.
-        batch = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
+        batch = batch.append_column("_ord", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
         cur.register("_batch", batch)
         try:
             ids = sorted(int(x) for x in pc.unique(batch["series_id"]).to_pylist())

@@ -1,0 +1,116 @@
+"""Large payloads parsed in worker processes: same tables, errors left to the caller, and no
+worker outlives a killed collector."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from gridvault.emulator.query import read_query
+from gridvault.emulator.synthetic import generate
+from gridvault.entsoe.areas import lookup_area
+from gridvault.pipeline import parsing
+from gridvault.pipeline.ingest import parse_entsoe
+
+
+def _year_of_load() -> bytes:
+    eic = lookup_area("DE_LU").eic
+    request = read_query(
+        {
+            "documentType": "A65",
+            "processType": "A16",
+            "outBiddingZone_Domain": eic,
+            "periodStart": "202212312300",
+            "periodEnd": "202312312300",
+        }
+    )
+    payload = generate(request, revision=1, gaps=0.0, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert payload is not None
+    return payload.body
+
+
+@pytest.fixture
+def one_worker() -> Iterator[None]:
+    parsing.configure(1)
+    yield
+    parsing.shutdown()
+    parsing.configure(None)
+
+
+def test_a_large_payload_comes_back_parsed_exactly_as_in_process(one_worker: None) -> None:
+    data = _year_of_load()
+    assert len(data) >= parsing.PARALLEL_MIN_BYTES
+    parsed = asyncio.run(parsing.parse_elsewhere(data, "load.xml"))
+    assert parsed is not None
+    values, outages = parsed
+    expected, _ = parse_entsoe(data, "load.xml")
+    assert values.num_rows == 35_040
+    assert values.equals(expected)
+    assert outages is None or outages.num_rows == 0
+
+
+def test_small_payloads_errors_and_a_disabled_pool_are_left_to_the_caller(
+    one_worker: None,
+) -> None:
+    data = _year_of_load()
+    # Too small to be worth the copy.
+    assert asyncio.run(parsing.parse_elsewhere(data[:1000], "small.xml")) is None
+    # Malformed: the worker does not report, the caller parses again and raises with context.
+    broken = data[: len(data) // 2]
+    assert asyncio.run(parsing.parse_elsewhere(broken, "broken.xml")) is None
+    parsing.configure(0)
+    assert asyncio.run(parsing.parse_elsewhere(data, "load.xml")) is None
+
+
+_CHILD = """
+import asyncio, sys
+from gridvault.pipeline import parsing
+data = open(sys.argv[1], "rb").read()
+parsing.configure(1)
+assert asyncio.run(parsing.parse_elsewhere(data, "load.xml")) is not None
+pool = parsing._workers.pool
+print(*[p.pid for p in pool._processes.values()], flush=True)
+sys.stdin.read()
+"""
+
+
+def test_workers_exit_when_the_collector_is_killed(tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "load.xml")
+    with open(path, "wb") as file:
+        file.write(_year_of_load())
+    with subprocess.Popen(
+        [sys.executable, "-c", _CHILD, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert pids, "the child started no worker"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    alive = set(pids)
+    for _ in range(200):  # each worker checks its parent twice a second
+        alive = {pid for pid in alive if _running(pid)}
+        if not alive:
+            break
+        time.sleep(0.1)
+    assert not alive, f"workers {sorted(alive)} outlived their killed parent"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie awaiting its reaper counts as gone.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[-1][0] != "Z"
