@@ -21,6 +21,15 @@ from gridvault.timegrid import utc
 
 #: Longest range one query may read without resampling (protects memory and the API).
 MAX_RAW_RANGE_DAYS = 366 * 11
+#: Stored columns of a raw record (the source document's id is the store's business).
+RECORD_COLUMNS = (
+    "series_id",
+    "interval_start",
+    "interval_end",
+    "value",
+    "publish_time",
+    "flags",
+)
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,13 @@ def run_query(store: Store, spec: QuerySpec) -> pa.Table:
                 "(e.g. --resample 1d) or narrow it"
             )
         table = store.read(
-            ids, start, end, as_of=spec.as_of, published_before=spec.published_before
-        ).drop_columns(["document_id"])
+            ids,
+            start,
+            end,
+            as_of=spec.as_of,
+            published_before=spec.published_before,
+            columns=RECORD_COLUMNS,
+        )
     return attach_series(table, series)
 
 

@@ -81,6 +81,45 @@ def test_read_is_half_open(store: Store) -> None:
     assert table["interval_start"].to_pylist() == [T0 + H]
 
 
+def test_read_gives_the_columns_asked_for_in_their_order(store: Store) -> None:
+    a, b = store.ensure_series([key(), key("FR")])
+    store.upsert_observations(batch(b, T0, [4.0, None]))
+    store.upsert_observations(batch(a, T0, [1.0, -2.5, 3.0]))
+    full = store.read([a, b], T0, T0 + 3 * H)
+    narrow = store.read([a, b], T0, T0 + 3 * H, columns=["value", "interval_start"])
+    assert narrow.column_names == ["value", "interval_start"]
+    assert narrow.schema.field("interval_start").type == pa.timestamp("us", tz="UTC")
+    assert narrow.to_pylist() == full.select(["value", "interval_start"]).to_pylist()
+    assert narrow["value"].to_pylist() == [1.0, -2.5, 3.0, 4.0, None]
+    ids_only = store.read([a, b], T0, T0 + 3 * H, columns=["series_id"])
+    assert ids_only.column_names == ["series_id"]
+    assert ids_only["series_id"].to_pylist() == [a, a, a, b, b]
+    flagged = store.read([b], T0, T0 + 3 * H, columns=["flags", "document_id", "publish_time"])
+    assert flagged.to_pylist() == [{"flags": 0, "document_id": None, "publish_time": None}] * 2
+
+
+def test_read_columns_apply_to_as_of_and_empty_reads(store: Store) -> None:
+    (sid,) = store.ensure_series([key()])
+    t1 = datetime(2024, 2, 1, tzinfo=UTC)
+    store.upsert_observations(batch(sid, T0, [1.0, 2.0]), known_at=t1)
+    store.upsert_observations(batch(sid, T0, [1.5, 2.0]), known_at=t1 + H)
+    old = store.read([sid], T0, T0 + 2 * H, as_of=t1, columns=["interval_end", "value"])
+    assert old.to_pylist() == [
+        {"interval_end": T0 + H, "value": 1.0},
+        {"interval_end": T0 + 2 * H, "value": 2.0},
+    ]
+    empty = store.read([sid], T0 + 5 * H, T0 + 6 * H, columns=["value", "flags"])
+    assert empty.num_rows == 0
+    assert empty.schema.types == [pa.float64(), pa.int32()]
+
+
+@pytest.mark.parametrize("columns", [[], ["value", "value"], ["value", "ingested_at"]])
+def test_read_refuses_unknown_or_repeated_columns(store: Store, columns: list[str]) -> None:
+    (sid,) = store.ensure_series([key()])
+    with pytest.raises(InputError, match="give distinct names among series_id"):
+        store.read([sid], T0, T0 + H, columns=columns)
+
+
 def test_revision_history_and_as_of(store: Store) -> None:
     (sid,) = store.ensure_series([key()])
     t1 = datetime(2024, 2, 1, tzinfo=UTC)

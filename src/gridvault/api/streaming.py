@@ -254,6 +254,7 @@ def read_chunk(store: Store, query: DataQuery, chunk: Chunk) -> pa.Table:
             chunk.end,
             as_of=query.as_of,
             published_before=query.published_before,
+            columns=query.schema().names,
         )
     schema = query.schema()
     return table.select(schema.names).cast(schema)

@@ -1,0 +1,39 @@
+"""How a streamed body is cut into writes (:mod:`gridvault.api.responses`)."""
+
+from __future__ import annotations
+
+import itertools
+
+from gridvault.api.responses import _SMALL_BYTES, _WRITE_BYTES, _gather, _writes
+from gridvault.api.streaming import Piece
+
+
+def test_gather_takes_about_a_write_of_pieces_in_order_and_joins_small_ones() -> None:
+    big = memoryview(bytes(range(256)) * (_SMALL_BYTES // 256 * 3))
+    pieces: list[Piece] = [b"head", b"er", big, b"pad", big, *([b"x" * 1000] * 2000), b"end"]
+    body = iter(pieces)
+    groups = []
+    while (group := _gather(body)) is not None:
+        groups.append(group)
+    assert _gather(body) is None
+    assert b"".join(b"".join(g) for g in groups) == b"".join(pieces)
+    assert groups[0][:3] == [b"header", big, b"pad"]
+    sizes = [sum(memoryview(p).nbytes for p in g) for g in groups]
+    assert all(size >= _WRITE_BYTES for size in sizes[:-1])
+    assert all(size < _WRITE_BYTES + 3 * _SMALL_BYTES for size in sizes)
+    small = [[memoryview(p).nbytes < _SMALL_BYTES for p in g] for g in groups]
+    assert not any(a and b for flags in small for a, b in itertools.pairwise(flags))
+
+
+def test_an_empty_body_is_one_empty_gather_then_none() -> None:
+    assert _gather(iter([])) is None
+    body = iter([b""])
+    assert _gather(body) == [b""]
+    assert _gather(body) is None
+
+
+def test_writes_are_views_of_at_most_a_write() -> None:
+    piece = bytes(5 * _WRITE_BYTES // 2)
+    writes = list(_writes(piece))
+    assert [memoryview(w).nbytes for w in writes] == [_WRITE_BYTES, _WRITE_BYTES, _WRITE_BYTES // 2]
+    assert all(isinstance(w, memoryview) for w in writes)
