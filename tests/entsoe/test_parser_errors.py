@@ -241,6 +241,45 @@ def test_corrupt_zip() -> None:
         parse(bytes(flipped))
 
 
+@pytest.mark.parametrize(
+    "method",
+    [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA],
+    ids=["stored", "deflated", "bzip2", "lzma"],
+)
+def test_zip_members_read_the_same_whatever_their_compression(method: int) -> None:
+    doc = _fixture(NL_PRICES)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        archive.writestr("a.xml", doc)
+        archive.writestr("b.xml", doc)
+    assert parse(buffer.getvalue()).equals(parse(doc).take(list(range(24)) * 2))
+
+
+@pytest.mark.parametrize(
+    "method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"]
+)
+def test_zip_member_with_a_wrong_crc_is_refused(method: int) -> None:
+    doc = _fixture(NL_PRICES)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        archive.writestr("a.xml", doc)
+    info = zipfile.ZipFile(io.BytesIO(buffer.getvalue())).getinfo("a.xml")
+    crc = info.CRC.to_bytes(4, "little")
+    data = buffer.getvalue().replace(crc, (info.CRC ^ 1).to_bytes(4, "little"))
+    with pytest.raises(ParseError, match=r"^z\.zip:a\.xml: unreadable ZIP member"):
+        parse(data, source_name="z.zip")
+
+
+def test_zip_member_data_cut_short_is_refused() -> None:
+    data = _zip({"a.xml": _fixture(NL_PRICES)})
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo("a.xml")
+    # Claim a shorter compressed size in both headers: the member's deflate stream is cut.
+    size = info.compress_size.to_bytes(4, "little")
+    cut = data.replace(size, (info.compress_size - 40).to_bytes(4, "little"))
+    with pytest.raises(ParseError, match="unreadable ZIP member"):
+        parse(cut)
+
+
 def test_zip_bomb_is_refused_before_expanding(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parser.MAX_ZIP_UNCOMPRESSED == 512 * 1024 * 1024
     monkeypatch.setattr(parser, "MAX_ZIP_UNCOMPRESSED", 4 * 1024 * 1024)

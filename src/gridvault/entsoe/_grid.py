@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from calendar import monthrange
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from gridvault.entsoe._xml import DocumentError, iso, micros_of, to_datetime
 from gridvault.errors import InputError
@@ -36,6 +38,36 @@ def resolution_of(text: str) -> Resolution:
         raise DocumentError(f"unknown resolution {text!r}") from None
 
 
+class StepRun(NamedTuple):
+    """``rows`` fixed steps from ``begin`` (µs); each ends ``step`` later or at ``end``."""
+
+    begin: int
+    step: int
+    rows: int
+    end: int
+
+
+#: The times of consecutive rows: a StepRun, or (starts, ends) as int64 µs arrays.
+Times = StepRun | tuple[np.ndarray, np.ndarray]
+
+
+def expand_runs(runs: Sequence[StepRun]) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends (int64 µs) of the rows of ``runs``, in order, with a fixed number of
+    numpy calls however many runs there are."""
+    if len(runs) == 1:
+        begin, stride, count, end = runs[0]
+        starts = np.arange(begin, begin + count * stride, stride, dtype=np.int64)
+        return starts, np.minimum(starts + stride, end)
+    begins, strides, counts, ends = (
+        np.array(column, dtype=np.int64) for column in zip(*runs, strict=True)
+    )
+    step_of_row = np.repeat(strides, counts)
+    first_row = np.cumsum(counts) - counts
+    offsets = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(first_row, counts)
+    starts = np.repeat(begins, counts) + offsets * step_of_row
+    return starts, np.minimum(starts + step_of_row, np.repeat(ends, counts))
+
+
 @dataclass
 class Grid:
     """The steps of one Period: ``bounds`` for calendar resolutions, else start + k·step."""
@@ -46,6 +78,7 @@ class Grid:
     steps: int
     bounds: list[int] | None
     resolution: str
+    _bounds_array: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def slot_start(self, index: int) -> int:
         return self.bounds[index] if self.bounds is not None else self.start + index * self.step
@@ -55,18 +88,34 @@ class Grid:
             return self.bounds[index + 1]
         return min(self.start + (index + 1) * self.step, self.end)
 
-    def run(self, first: int, count: int) -> tuple[Sequence[int], Sequence[int]]:
-        """Starts and ends of ``count`` consecutive steps from 0-based step ``first``."""
+    def run(self, first: int, count: int) -> Times:
+        """The times of ``count`` consecutive steps from 0-based step ``first``: a
+        :class:`StepRun` for fixed resolutions (expanded in C when the table is built, no
+        Python int per row), the boundary slices for calendar ones."""
         if self.bounds is not None:
-            return self.bounds[first : first + count], self.bounds[first + 1 : first + count + 1]
-        begin = self.start + first * self.step
-        stop = begin + count * self.step
-        starts = range(begin, stop, self.step)
-        if first + count == self.steps and stop > self.end:
-            ends: Sequence[int] = [*range(begin + self.step, stop, self.step), self.end]
-        else:
-            ends = range(begin + self.step, stop + self.step, self.step)
+            bounds = self._calendar()
+            return bounds[first : first + count], bounds[first + 1 : first + count + 1]
+        # A step longer than the Period (one step, ending at the Period end) is clamped to
+        # the Period's length, so the int64 arithmetic never overflows.
+        stride = min(self.step, self.end - self.start)
+        return StepRun(self.start + first * stride, stride, count, self.end)
+
+    def slots(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Starts and ends (int64 µs) of the given 1-based positions (all within the grid)."""
+        index = positions - 1
+        if self.bounds is not None:
+            bounds = self._calendar()
+            return bounds[index], bounds[index + 1]
+        stride = min(self.step, self.end - self.start)
+        starts = index * stride
+        starts += self.start
+        ends = np.minimum(starts + stride, self.end)
         return starts, ends
+
+    def _calendar(self) -> np.ndarray:
+        if self._bounds_array is None:
+            self._bounds_array = np.array(self.bounds, dtype=np.int64)
+        return self._bounds_array
 
 
 def period_grid(

@@ -136,12 +136,19 @@ def read_points(period: Any, first_point: Any, first_index: int) -> list[Measure
     return read_each_point(period, first_index)
 
 
-def _points_fast(period: Any, first_point: Any, first_index: int) -> list[Measure] | None:
-    """Uniform Points: one XPath query returns the text of every child of every Point.
+#: Every text node under an element, in document order: one walk of the subtree, cheaper
+#: than a location path over the Points (no node sets to merge and sort).
+_ALL_TEXTS = etree.XPath("descendant::text()", smart_strings=False)
 
-    With ``k`` children per Point, child ``j`` of every Point is ``texts[j::k]``. That holds
-    when every Point has the same leaf children in the same order (the XSD fixes the order),
-    and it is checked: the counts must add up and the position column must be exactly the
+
+def _points_fast(period: Any, first_point: Any, first_index: int) -> list[Measure] | None:
+    """Uniform Points: one XPath query returns every text of the Period in document order.
+
+    After the texts of the children before the first Point (``timeInterval``'s start and
+    end, ``resolution``: counted, and only such plain leaves are accepted), Points with
+    ``k`` children give child ``j`` of every Point as ``texts[skip + j::k]``. That holds when
+    every Point has the same leaf children in the same order (the XSD fixes the order), and
+    it is checked: the counts must add up and the position column must be exactly the
     positions (``1..n``, or what a query for the positions alone returns). Anything else
     returns None and the Points are read one by one (:func:`read_each_point`).
     """
@@ -155,13 +162,19 @@ def _points_fast(period: Any, first_point: Any, first_index: int) -> list[Measur
     roles = [role for _name, role in layout]
     if roles.count("position") != 1 or "direction" in roles:
         return None  # per-point direction (rare): the slow path keys rows by it
+    skip = 0
+    for index in range(first_index):
+        texts_before = _leaf_texts(period[index])
+        if texts_before < 0:
+            return None
+        skip += texts_before
     width = len(layout)
     count = len(period) - first_index  # Points are the last children of a Period
-    namespace = namespace_of(period.tag)
-    texts = _xpath(namespace, "N:Point/*/text()")(period)
-    if len(texts) != count * width:
+    texts = _ALL_TEXTS(period)
+    if len(texts) != skip + count * width:
         return None
-    position_texts = texts[roles.index("position") :: width]
+    namespace = namespace_of(period.tag)
+    position_texts = texts[skip + roles.index("position") :: width]
     positions: list[int] | None = None
     if position_texts != _position_texts(count):
         if position_texts != _xpath(namespace, "N:Point/N:position/text()")(period):
@@ -173,12 +186,13 @@ def _points_fast(period: Any, first_point: Any, first_index: int) -> list[Measur
             raise DocumentError(f"position is not an integer: {bad!r}") from None
     categories: list[str | None] | None = None
     if "category" in roles:
-        categories = [t.strip() or None for t in texts[roles.index("category") :: width]]
+        column = texts[skip + roles.index("category") :: width]
+        categories = [text.strip() or None for text in column]
     measures: list[Measure] = []
     for index, (name, role) in enumerate(layout):
         if role not in ("measure", "other"):
             continue
-        column = texts[index::width]
+        column = texts[skip + index :: width]
         try:
             values = list(map(float, column))
         except ValueError:
@@ -188,6 +202,24 @@ def _points_fast(period: Any, first_point: Any, first_index: int) -> list[Measur
             raise DocumentError(f"{name} is not a number: {bad!r}") from None
         measures.append(Measure(name, positions, values, categories))
     return measures
+
+
+def _leaf_texts(element: Any) -> int:
+    """Text nodes in ``element`` (tail included) when it is a text leaf or a group of text
+    leaves such as ``timeInterval``; -1 for anything else (mixed content, deeper nesting)."""
+    if element.tail is not None:
+        return -1
+    if not len(element):
+        return 0 if element.text is None else 1
+    if element.text is not None:
+        return -1
+    texts = 0
+    for child in element:
+        if len(child) or child.tail is not None:
+            return -1
+        if child.text is not None:
+            texts += 1
+    return texts
 
 
 def _is_number(text: str) -> bool:

@@ -11,17 +11,16 @@ x measure) and expanded when the Arrow table is built, once per parse call.
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from gridvault.entsoe._grid import Grid, period_grid
+from gridvault.entsoe._grid import Grid, StepRun, Times, expand_runs, period_grid
 from gridvault.entsoe._points import (
     Measure,
     is_price,
@@ -342,20 +341,35 @@ _CHUNK_FIELDS: tuple[str, ...] = (
     "created_at",
 )
 _CHUNK_TYPES = tuple(VALUE_SCHEMA.field(name).type for name in _CHUNK_FIELDS)
+_CHUNK_LABELS = tuple(str(kind) for kind in _CHUNK_TYPES)
+_CHUNK_SLOTS = tuple(VALUE_SCHEMA.get_field_index(name) for name in _CHUNK_FIELDS)
+_COLUMNS = len(VALUE_SCHEMA)
+_STRING = pa.string()
+_START, _END, _VALUE, _CATEGORY = (
+    VALUE_SCHEMA.get_field_index(name)
+    for name in ("interval_start", "interval_end", "value", "category")
+)
 
 
 class ValueSink:
-    """Column buffers for value rows; the series columns are stored once per chunk
-    (series × Period × measure) and expanded with one ``take`` at the end."""
+    """Column buffers for value rows, turned into one Arrow table by :meth:`table`.
+
+    Work per row stays in C: the times of a run of fixed steps are kept as a
+    :class:`~gridvault.entsoe._grid.StepRun` and expanded for all runs at once, values are
+    Python floats converted in one go, and the series columns are stored once per chunk
+    (series × Period × measure) with the run of rows each chunk covers.
+    """
 
     def __init__(self) -> None:
-        self.starts: array[int] = array("q")
-        self.ends: array[int] = array("q")
-        self.values: array[float] = array("d")
-        self.chunk_ids: array[int] = array("l")
-        self.categories: list[str | None] = []
-        self.has_category = False
+        self.times: list[Times] = []
+        self.step_runs_only = True
+        self.values: list[float] = []  # not yet converted
+        self.value_parts: list[np.ndarray] = []  # converted (float64, NaN: no value)
         self.maybe_nan = False
+        self.rows = 0
+        self.run_chunks: list[int] = []  # chunk of each run of rows, in row order
+        self.run_counts: list[int] = []  # rows in each run
+        self.categories: list[str | None] | None = None  # None until a row has a category
         self.chunks: list[tuple[Any, ...]] = []
         self.chunk_index: dict[tuple[Any, ...], int] = {}
         self.grids: dict[tuple[Any, ...], Grid] = {}
@@ -385,88 +399,122 @@ class ValueSink:
     def add(
         self,
         chunk: int,
-        starts: Sequence[int],
-        ends: Sequence[int],
-        values: Sequence[float],
+        times: Times,
+        values: list[float],
         categories: Sequence[str | None] | None,
     ) -> None:
+        """Rows ``times`` (as many as ``values``) of chunk ``chunk``."""
         count = len(values)
-        if len(self.starts) + count > MAX_ROWS:
+        if self.rows + count > MAX_ROWS:
             raise DocumentError(f"document expands to more than {MAX_ROWS:,} values")
-        self.starts.extend(starts)
-        self.ends.extend(ends)
-        self.values.extend(values)
+        if categories is not None or self.categories is not None:
+            self._add_categories(count, categories)
+        self.times.append(times)
+        if self.step_runs_only and not isinstance(times, StepRun):
+            self.step_runs_only = False
+        self.values += values
         if not self.maybe_nan and not math.isfinite(sum(values)):
             self.maybe_nan = True  # a NaN (or an infinity): checked exactly in table()
-        self.chunk_ids.extend(array("l", (chunk,)) * count)
+        if len(self.values) >= _VALUE_BLOCK:  # bounded memory for Python floats
+            self.value_parts.append(np.array(self.values, dtype=np.float64))
+            self.values = []
+        self.rows += count
+        if self.run_chunks and self.run_chunks[-1] == chunk:
+            self.run_counts[-1] += count
+        else:
+            self.run_chunks.append(chunk)
+            self.run_counts.append(count)
+
+    def _add_categories(self, count: int, categories: Sequence[str | None] | None) -> None:
+        if self.categories is None:
+            self.categories = [None] * self.rows
         if categories is None:
             self.categories.extend([None] * count)
         else:
             check_lengths([max(filter(None, categories), key=len, default=None)], ["category"])
             self.categories.extend(categories)
-            self.has_category = True
 
     def table(self) -> pa.Table:
-        """Everything added so far as one VALUE_SCHEMA table (zero-copy for the numbers)."""
-        count = len(self.starts)
+        """Everything added so far as one VALUE_SCHEMA table."""
+        count = self.rows
         if count == 0:
             return empty_values()
-        starts = pa.Array.from_buffers(UTC_TS, count, [None, pa.py_buffer(self.starts)])
-        ends = pa.Array.from_buffers(UTC_TS, count, [None, pa.py_buffer(self.ends)])
-        values: pa.Array = pa.Array.from_buffers(
-            pa.float64(), count, [None, pa.py_buffer(self.values)]
-        )
+        if self.step_runs_only:
+            starts, ends = expand_runs(self.times)  # type: ignore[arg-type]  # all StepRuns
+        else:
+            starts, ends = _concatenate(
+                [expand_runs([t]) if isinstance(t, StepRun) else t for t in self.times]
+            )
+        numbers = np.array(self.values, dtype=np.float64)
+        if self.value_parts:
+            numbers = np.concatenate([*self.value_parts, numbers])
+        values = pa.Array.from_buffers(pa.float64(), count, [None, pa.py_buffer(numbers)])
         if self.maybe_nan:
             # NaN stands for "no value" (an empty quantity); Arrow gets a real null.
-            values = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values)
-        ids_type = pa.int64() if self.chunk_ids.itemsize == 8 else pa.int32()
-        ids = pa.Array.from_buffers(ids_type, count, [None, pa.py_buffer(self.chunk_ids)])
-        series_columns = _expand_chunks(self.chunks, ids, count)
-        arrays: list[pa.Array] = []
-        for name in VALUE_SCHEMA.names:
-            if name == "interval_start":
-                arrays.append(starts)
-            elif name == "interval_end":
-                arrays.append(ends)
-            elif name == "value":
-                arrays.append(values)
-            elif name == "category":
-                arrays.append(
-                    pa.array(self.categories, type=pa.string())
-                    if self.has_category
-                    else pa.nulls(count, pa.string())
-                )
-            else:
-                arrays.append(series_columns[name])
+            missing = np.isnan(numbers)
+            if missing.any():
+                values = pa.array(numbers, mask=missing)
+        nulls: dict[str, pa.Array] = {}
+        arrays = _expand_chunks(self.chunks, self.run_chunks, self.run_counts, count, nulls)
+        arrays[_START] = pa.Array.from_buffers(UTC_TS, count, [None, pa.py_buffer(starts)])
+        arrays[_END] = pa.Array.from_buffers(UTC_TS, count, [None, pa.py_buffer(ends)])
+        arrays[_VALUE] = values
+        if self.categories is not None:
+            arrays[_CATEGORY] = pa.array(self.categories, type=pa.string())
+        else:
+            arrays[_CATEGORY] = nulls.get("string") or pa.nulls(count, _STRING)
         return pa.Table.from_arrays(arrays, schema=VALUE_SCHEMA)
 
 
-def _expand_chunks(chunks: list[tuple[Any, ...]], ids: pa.Array, count: int) -> dict[str, pa.Array]:
-    """Per-row series columns from per-chunk values: most are constant in a document
-    (repeat one scalar), the rest are one small array expanded with ``take``."""
-    columns: dict[str, pa.Array] = {}
-    nulls: dict[pa.DataType, pa.Array] = {}
-    for name, kind, column in zip(
-        _CHUNK_FIELDS, _CHUNK_TYPES, zip(*chunks, strict=True), strict=True
+#: Values kept as Python floats before they are converted in one numpy call.
+_VALUE_BLOCK = 1 << 16
+
+
+def _concatenate(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    starts, ends = zip(*parts, strict=True)
+    return np.concatenate(starts), np.concatenate(ends)
+
+
+def _expand_chunks(
+    chunks: list[tuple[Any, ...]],
+    run_chunks: list[int],
+    run_counts: list[int],
+    count: int,
+    nulls: dict[str, pa.Array],
+) -> list[Any]:
+    """The per-row series columns (VALUE_SCHEMA order, other slots None) from per-chunk
+    values: a column constant in the document repeats one scalar (all-null columns of a type
+    share one array), the others take their per-chunk values by chunk id."""
+    arrays: list[Any] = [None] * _COLUMNS
+    ids: pa.Array | None = None
+    columns = zip(*chunks, strict=True) if len(chunks) > 1 else ((value,) for value in chunks[0])
+    for slot, kind, label, name, column in zip(
+        _CHUNK_SLOTS, _CHUNK_TYPES, _CHUNK_LABELS, _CHUNK_FIELDS, columns, strict=True
     ):
         first = column[0]
-        if column.count(first) == len(column):
+        if len(column) == 1 or column.count(first) == len(column):
             if first is not None:
-                columns[name] = pa.repeat(_scalar(first, kind), count)
-            else:  # Arrow arrays are immutable: one all-null array per type serves every column
-                empty = nulls.get(kind)
-                if empty is None:
-                    empty = nulls[kind] = pa.nulls(count, kind)
-                columns[name] = empty
+                arrays[slot] = pa.repeat(_scalar(first, name), count)
+                continue
+            # Arrow arrays are immutable: one per type serves every column. (Keyed by the
+            # type's name: hashing a DataType formats it as a string.)
+            empty = nulls.get(label)
+            if empty is None:
+                empty = nulls[label] = pa.nulls(count, kind)
+            arrays[slot] = empty
         else:
-            columns[name] = pa.array(column, type=kind).take(ids)
-    return columns
+            if ids is None:
+                expanded = np.repeat(np.asarray(run_chunks, dtype=np.int64), run_counts)
+                ids = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(expanded)])
+            arrays[slot] = pa.array(column, type=kind).take(ids)
+    return arrays
 
 
 @lru_cache(maxsize=1024)
-def _scalar(value: Any, kind: pa.DataType) -> pa.Scalar:
-    # Codes, units and names recur in every document: build their Arrow scalars once.
-    return pa.scalar(value, kind)
+def _scalar(value: Any, field_name: str) -> pa.Scalar:
+    # Codes, units and names recur in every document: build their Arrow scalars once. Keyed
+    # by the column name, not its Arrow type: hashing a DataType formats it as a string.
+    return pa.scalar(value, VALUE_SCHEMA.field(field_name).type)
 
 
 @lru_cache(maxsize=1)
@@ -560,12 +608,10 @@ def _emit(sink: ValueSink, chunk: int, grid: Grid, measure: Measure, *, fill: bo
     if positions is None:
         if count > steps:
             raise DocumentError(f"{count} Points in a Period of {steps} {grid.resolution} steps")
-        if fill and count < steps:
-            positions = list(range(1, count + 1))
-        else:
-            starts, ends = grid.run(0, count)
-            sink.add(chunk, starts, ends, values, measure.categories)
+        if not fill or count == steps:
+            sink.add(chunk, grid.run(0, count), values, measure.categories)
             return
+        positions = list(range(1, count + 1))
     if positions[0] < 1 or positions[-1] > steps:
         bad = positions[0] if positions[0] < 1 else positions[-1]
         raise DocumentError(
@@ -575,17 +621,19 @@ def _emit(sink: ValueSink, chunk: int, grid: Grid, measure: Measure, *, fill: bo
     if fill:
         first = positions[0]
         sink.spend_fill(steps - first + 1 - count)
-        starts, ends = grid.run(first - 1, steps - first + 1)
         gaps = [b - a for a, b in pairwise(positions)]
         gaps.append(steps + 1 - positions[-1])
-        sink.add(chunk, starts, ends, _repeat(values, gaps), _repeat_opt(measure.categories, gaps))
+        sink.add(
+            chunk,
+            grid.run(first - 1, steps - first + 1),
+            _repeat(values, gaps),
+            _repeat_opt(measure.categories, gaps),
+        )
         return
-    starts_list = [grid.slot_start(p - 1) for p in positions]
-    ends_list = [grid.slot_end(p - 1) for p in positions]
-    sink.add(chunk, starts_list, ends_list, values, measure.categories)
+    sink.add(chunk, grid.slots(np.array(positions, dtype=np.int64)), values, measure.categories)
 
 
-def _repeat(values: Sequence[float], gaps: Sequence[int]) -> Sequence[float]:
+def _repeat(values: list[float], gaps: Sequence[int]) -> list[float]:
     if len(gaps) == sum(gaps):
         return values
     out: list[float] = []
