@@ -23,37 +23,71 @@ load-generator body must have the size httpx2 read.
 Goals (issue 6): p50 API <= 2x store for Arrow and <= 4x for JSON; no errors under load;
 memory flat while streaming a 10-year range.
 
-Measured on 2 cores shared with other benchmarks and test suites (p50 API / p50 store,
-one run per column; DuckDB run 1 at load average 10-16, run 2 at 2-4; PostgreSQL at 5-9
-with ``--requests 2``):
+The store's reads ask for the columns the API reads for its answer (``columns=``: series,
+start, end, value, flags), so a ratio is the API's overhead over the same query.
 
-=============  =======  ===========  ===========  ==========
-query          clients  DuckDB (1)   DuckDB (2)   PostgreSQL
-=============  =======  ===========  ===========  ==========
-raw JSON       1        2.90x        2.40x        0.47x
-raw JSON       8        3.53x        3.12x        0.99x
-hourly JSON    1        2.38x        1.20x        0.47x
-hourly JSON    8        1.79x        1.19x        1.15x
-raw Arrow      1        1.05x        1.16x        0.55x
-raw Arrow      8        0.64x        2.21x MISS   0.89x
-=============  =======  ===========  ===========  ==========
+Measured on 2 cores shared with other benchmarks and test suites (p50 API / p50 store, one
+run per column, the load average during the run in the header). *Before* is commit 692cd86,
+whose store baseline read all seven columns (publish time and document id too, which the
+API does not read); *after* is the store baseline above, ``Store.read(columns=...)`` in the
+API, PostgreSQL reads through binary COPY, and one thread-pool trip per write:
 
-Arrow with 8 clients misses on the quieter run: the store's 8 concurrent reads got faster
-(p50 0.77 s against 2.4 s in run 1) while the API's answer still costs ~1.5x the store's
-read in CPU (its reads ~190 ms, the send of 58 MB and the page faults of fresh buffers).
+DuckDB:
 
-Errors: 0. Memory: the 10-year stream (667 MB of JSON) peaked at 494 / 491 MiB RSS in its
-first 30 % and 499 / 497 MiB in its second half (flat; PostgreSQL 465 / 487 MiB). On
-PostgreSQL the store's read (rows through Python) dominates: 14-20 s per year of 50
-series, so the API, which reads in chunks while it sends, is faster than one whole read.
-Before (commit 4c1524d, quiet machine, httpx2 clients): raw JSON 10.1x / 11.7x, raw Arrow
-2.25x / 3.06x.
+=============  =======  =======  =======  =======  =======  =======
+query          clients  before   before   after    after    after
+load                    (5-8)    (6-8)    (2-7)    (7-8)    (6-11)
+=============  =======  =======  =======  =======  =======  =======
+raw JSON       1        12.78x   4.99x    9.15x    3.38x    6.09x
+raw JSON       8        11.01x   8.81x    11.92x   3.30x    7.29x
+hourly JSON    1        4.16x    4.05x    3.45x    0.77x    1.97x
+hourly JSON    8        6.47x    3.30x    2.59x    1.14x    1.62x
+raw Arrow      1        4.80x    1.61x    1.79x    1.41x    1.06x
+raw Arrow      8        0.75x    1.67x    2.04x    0.86x    1.55x
+=============  =======  =======  =======  =======  =======  =======
 
-Where the CPU goes per raw-JSON answer (1.76 M rows, 366 MB): the store's read 170-190 ms
-(DuckDB; the baseline's too), JSON encoding ~160 ms (was ~600 ms), uvicorn's chunk framing
-and the loopback send 150-200 ms, the load generator's recv ~90 ms. With 8 clients both
-sides are CPU-bound and the ratio is about the ratio of CPU per answer; with 1 client the
-API overlaps read, encode and send on the two cores.
+PostgreSQL (``--requests 2``; p50 of the store's one-year read of 50 series in brackets):
+
+=============  =======  ======================  ======================
+query          clients  before (load 2-7)       after (load 4-5)
+=============  =======  ======================  ======================
+raw JSON       1        2.30x (store 15.7 s)    1.02x (store 2.6 s)
+raw JSON       8        2.06x (store 105 s)     2.35x (store 10.5 s)
+hourly JSON    1        0.62x (store 27.1 s)    0.44x (store 24.0 s)
+hourly JSON    8        0.89x (store 83 s)      1.13x (store 53 s)
+raw Arrow      1        0.30x (store 35.1 s)    0.80x (store 2.4 s)
+raw Arrow      8        0.64x (store 128 s)     0.99x (store 10.1 s)
+=============  =======  ======================  ======================
+
+What the figures say. The machine's load moves them more than any change: the previous
+docstring's quiet run had raw JSON at 2.40x / 3.12x, and on this day the unchanged code of
+692cd86 measured 4.99x-12.78x (a third run of it, made while a second bench ran, is left
+out). Raw JSON misses its 4x in most runs before and after: a 366 MB answer costs the
+server 0.7-0.95 s of CPU per request (the same before and after these changes, measured
+with one client: 0.95 s and 0.87 s), against a store read of 0.2-0.25 s; where the CPU
+goes is below. Raw Arrow with 8 clients, 2.21x in the previous
+docstring, is 0.86x-2.04x after (one run of three over by 2 %): its answer costs the server
+0.25-0.30 s of CPU (8 clients, load 5-8) against 0.22-0.24 s for the store's same read (in
+one thread).
+
+On PostgreSQL the store's read went from 15.7-35 s to 2.4-2.6 s per year of 50 series
+(client CPU ~10 s → ~0.5 s; the rest is PostgreSQL's index scan and ``array_agg``), so the
+ratios now measure the API against a read that is no longer trivially slow. Resampling on
+PostgreSQL is still slow (24 s for the hourly year, most of it in the server's time-weighted
+mean over ``extract(epoch …)`` numerics, and its rows still come through Python).
+
+Errors: 0 in every run. Memory while streaming 10 years (667 MB of JSON), peak RSS in the
+stream's first 30 % / second half: DuckDB before 464/477, 493/503 MiB, after 490/483,
+468/473, 441/484 MiB (the last over the bench's 32 MiB rule by 11 MiB: its early peak was
+the lowest of all runs, its late one inside their range); PostgreSQL before 489/487, after
+418/424 MiB.
+
+Where the CPU goes (perf, server process, 8 Arrow clients, after): DuckDB 47 % (sorting
+by series and time, converting to Arrow), kernel 29 % (page faults of DuckDB's fresh
+result buffers 13 %, which the store alone pays as much: 15.9k faults per read against
+17.6k per API answer; the socket send 6 %), libc 10 % (memmove: uvicorn copies every
+1 MiB write once to frame it), Python 9 %. Per raw-JSON answer: uvicorn's framing copy and
+``memmove`` 13 %, Arrow's ``binary_join_element_wise`` 12 %, DuckDB 21 %, kernel 23 %.
 
 Usage: .venv/bin/python bench/api.py [--series 50] [--days 366] [--requests 5]
        [--long-series 10] [--long-years 10] [--backend duckdb|postgres] [--quick]
