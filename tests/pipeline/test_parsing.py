@@ -1,4 +1,5 @@
-"""Large payloads parsed in worker processes: same tables, errors left to the caller, and no
+"""Large payloads prepared in worker processes: the same tables, flags and archive bytes as
+in process, parse errors reported as in process, other failures left to the caller, and no
 worker outlives a killed collector."""
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from gridvault.emulator.query import read_query
 from gridvault.emulator.synthetic import generate
 from gridvault.entsoe.areas import lookup_area
 from gridvault.pipeline import parsing
-from gridvault.pipeline.ingest import parse_entsoe
+import zstandard
+
+from gridvault.pipeline.ingest import prepare_payload
 
 
 def _year_of_load() -> bytes:
@@ -45,29 +48,47 @@ def one_worker() -> Iterator[None]:
     parsing.configure(None)
 
 
-def test_a_large_payload_comes_back_parsed_exactly_as_in_process(one_worker: None) -> None:
+def test_a_large_payload_comes_back_prepared_exactly_as_in_process(one_worker: None) -> None:
     data = _year_of_load()
     assert len(data) >= parsing.PARALLEL_MIN_BYTES
-    parsed = asyncio.run(parsing.parse_elsewhere(data, "load.xml"))
-    assert parsed is not None
-    values, outages = parsed
-    expected, _ = parse_entsoe(data, "load.xml")
-    assert values.num_rows == 35_040
-    assert values.equals(expected)
-    assert outages is None or outages.num_rows == 0
+    prepared = asyncio.run(parsing.prepare_elsewhere(data, "load.xml", dataset="load_actual"))
+    assert prepared is not None and prepared.error is None
+    expected = prepare_payload(data, "load.xml", dataset="load_actual")
+    assert prepared.values.num_rows == 35_040
+    assert prepared.values.equals(expected.values)
+    assert prepared.mapped.keys == expected.mapped.keys
+    assert prepared.mapped.key_index.equals(expected.mapped.key_index)
+    assert prepared.flags.equals(expected.flags)
+    assert prepared.blob.sha256 == expected.blob.sha256
+    assert zstandard.ZstdDecompressor().decompress(prepared.blob.compressed) == data
+    assert prepared.outages is None or prepared.outages.num_rows == 0
 
 
-def test_small_payloads_errors_and_a_disabled_pool_are_left_to_the_caller(
+def test_small_payloads_and_a_disabled_pool_are_left_to_the_caller_errors_come_back(
     one_worker: None,
 ) -> None:
     data = _year_of_load()
     # Too small to be worth the copy.
-    assert asyncio.run(parsing.parse_elsewhere(data[:1000], "small.xml")) is None
-    # Malformed: the worker does not report, the caller parses again and raises with context.
+    assert asyncio.run(parsing.prepare_elsewhere(data[:1000], "small.xml")) is None
+    # Malformed: reported as a parse error, word for word as in process (then quarantined).
     broken = data[: len(data) // 2]
-    assert asyncio.run(parsing.parse_elsewhere(broken, "broken.xml")) is None
+    prepared = asyncio.run(parsing.prepare_elsewhere(broken, "broken.xml"))
+    assert prepared is not None and prepared.error is not None
+    assert prepared.error == prepare_payload(broken, "broken.xml").error
+    assert "broken.xml" in prepared.error
+    # An error acknowledgement: reported the same way, with its reason.
+    ack = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Acknowledgement_MarketDocument '
+        b'xmlns="urn:iec62325.351:tc57wg16:451-1:acknowledgementdocument:7:0">'
+        + b"<!-- padding -->" * 5000
+        + b"<Reason><code>999</code><text>Something is wrong</text></Reason>"
+        b"</Acknowledgement_MarketDocument>"
+    )
+    refused = asyncio.run(parsing.prepare_elsewhere(ack, "ack.xml"))
+    assert refused is not None and refused.error == prepare_payload(ack, "ack.xml").error
+    assert "Something is wrong" in refused.error
     parsing.configure(0)
-    assert asyncio.run(parsing.parse_elsewhere(data, "load.xml")) is None
+    assert asyncio.run(parsing.prepare_elsewhere(data, "load.xml")) is None
 
 
 _CHILD = """
@@ -75,7 +96,7 @@ import asyncio, sys
 from gridvault.pipeline import parsing
 data = open(sys.argv[1], "rb").read()
 parsing.configure(1)
-assert asyncio.run(parsing.parse_elsewhere(data, "load.xml")) is not None
+assert asyncio.run(parsing.prepare_elsewhere(data, "load.xml")) is not None
 pool = parsing._workers.pool
 print(*[p.pid for p in pool._processes.values()], flush=True)
 sys.stdin.read()

@@ -33,8 +33,8 @@ from gridvault.entsoe.catalog import ACTUAL, BALANCING, Dataset, get_dataset
 from gridvault.errors import ConfigError, GridvaultError, InputError, StoreError
 from gridvault.logs import bound, get_logger, redact
 from gridvault.pipeline import parsing
-from gridvault.pipeline.ingest import IngestOutcome, Parser, ingest_payload, parse_entsoe
-from gridvault.pipeline.parsing import Parsed, parse_elsewhere
+from gridvault.pipeline.ingest import IngestOutcome, ingest_payload
+from gridvault.pipeline.parsing import prepare_elsewhere
 from gridvault.pipeline.series_map import SOURCE
 from gridvault.settings import Settings
 from gridvault.sources.entsoe_client import (
@@ -363,15 +363,6 @@ async def store_call(patience: float, fn: Callable[P, T], *args: P.args, **kwarg
             delay = min(delay * 2, 2.0)
 
 
-def _parsed_already(parsed: Parsed) -> Parser:
-    """A parser that hands back what a worker process parsed."""
-
-    def parser(_data: bytes, _name: str) -> Parsed:
-        return parsed
-
-    return parser
-
-
 def _record_window(store: Store, result: WindowResult) -> None:
     """Keep the window's outcome and counters (coverage, status, metrics read them)."""
     job = result.job
@@ -415,7 +406,9 @@ async def collect_window(
                 async for page in pages:
                     result.responses += 1
                     result.status_codes[page.status] = result.status_codes.get(page.status, 0) + 1
-                    parsed = await parse_elsewhere(page.content, page.name)
+                    prepared = await prepare_elsewhere(
+                        page.content, page.name, dataset=dataset.name
+                    )
                     outcome = await store_call(
                         store_patience,
                         ingest_payload,
@@ -426,7 +419,7 @@ async def collect_window(
                         http_status=page.status,
                         content_type=page.content_type,
                         dataset=dataset.name,
-                        parser=parse_entsoe if parsed is None else _parsed_already(parsed),
+                        prepared=prepared,
                     )
                     result._add(outcome)
                     if outcome.error is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from gridvault.logs import get_logger
 from gridvault.pipeline.series_map import SOURCE, MappedBatch, map_values, observations
 from gridvault.pipeline.validate import validate
 from gridvault.store import Store, UpsertResult
+from gridvault.store.model import PayloadBlob
 
 log = get_logger("gridvault.ingest")
 
@@ -65,6 +67,50 @@ def parse_entsoe(data: bytes, name: str) -> tuple[pa.Table, pa.Table | None]:
     return parsed.values, parsed.outages
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One payload made ready for the store without touching it: hashed and compressed for
+    the archive, parsed, mapped to series and validated. Built outside the store's write
+    lock (or in a worker process, :mod:`gridvault.pipeline.parsing`), so the lock is held
+    only for the writes. ``error`` is set (and the tables are empty) when parsing failed."""
+
+    blob: PayloadBlob
+    values: pa.Table
+    outages: pa.Table | None
+    mapped: MappedBatch
+    flags: pa.Array
+    error: str | None = None
+
+
+def prepare_payload(
+    data: bytes,
+    name: str,
+    *,
+    dataset: str | None = None,
+    parser: Parser = parse_entsoe,
+    known_at: datetime | None = None,
+) -> Prepared:
+    """Everything of :func:`ingest_payload` that needs no store; a parse failure is
+    returned as ``error`` (other exceptions, e.g. an error acknowledgement, are raised)."""
+    blob = PayloadBlob.of(data)
+    try:
+        values, outages = parser(data, name)
+    except ParseError as exc:
+        empty = pa.table({})
+        return Prepared(blob, empty, None, map_values(empty), pa.array([], pa.int32()), str(exc))
+    if dataset is not None and values.num_rows:
+        # The caller asked for this dataset: trust the request over document-type guessing
+        # (week/month/year-ahead NTC documents look alike).
+        values = values.set_column(
+            values.schema.get_field_index("dataset"),
+            "dataset",
+            pa.repeat(pa.scalar(dataset, pa.string()), values.num_rows),
+        )
+    mapped = map_values(values)
+    flags = validate(mapped, now=known_at) if mapped.keys else pa.array([], pa.int32())
+    return Prepared(blob, values, outages, mapped, flags)
+
+
 def store_values(
     store: Store, values: pa.Table, *, known_at: datetime | None = None
 ) -> tuple[dict[str, UpsertResult], int]:
@@ -72,7 +118,16 @@ def store_values(
     mapped = map_values(values)
     if not mapped.keys:
         return {}, 0
-    flags = validate(mapped, now=known_at)
+    return write_values(store, mapped, validate(mapped, now=known_at), known_at=known_at)
+
+
+def write_values(
+    store: Store, mapped: MappedBatch, flags: pa.Array, *, known_at: datetime | None = None
+) -> tuple[dict[str, UpsertResult], int]:
+    """Register the series and upsert mapped, validated values; per-dataset counts and how
+    many were flagged."""
+    if not mapped.keys:
+        return {}, 0
     registered = store.register_series(mapped.keys)
     ids = [series_id for series_id, _ in registered]
     batch = observations(mapped, ids, flags)
@@ -117,52 +172,43 @@ def ingest_payload(
     dataset: str | None = None,
     parser: Parser = parse_entsoe,
     known_at: datetime | None = None,
+    prepared: Prepared | None = None,
 ) -> IngestOutcome:
-    """Archive, parse and store one payload. Parse failures are quarantined, not raised."""
+    """Archive, parse and store one payload. Parse failures are quarantined, not raised.
+
+    ``prepared``: what :func:`prepare_payload` made of ``data`` elsewhere (then ``parser``
+    is not used); otherwise it is prepared here, before the write lock is taken."""
     outcome = IngestOutcome(name=name)
     request = request or {"file": name}
     fetched = datetime.now(UTC)
-    try:
-        values, outages = parser(data, name)
-    except ParseError as exc:
-        outcome.error = str(exc)
-        with store.session(write=True):  # one transaction: a retried call archives once
-            record = store.archive_payload(
-                data,
-                source=SOURCE,
-                request=request,
-                dataset=dataset,
-                http_status=http_status,
-                content_type=content_type,
-                fetched_at=fetched,
-            )
-            store.set_parse_outcome(record.archive_id, "quarantined", outcome.error)
+    if prepared is None:
+        prepared = prepare_payload(data, name, dataset=dataset, parser=parser, known_at=known_at)
+    archive = partial(
+        store.archive_payload,
+        prepared.blob,
+        source=SOURCE,
+        request=request,
+        dataset=dataset,
+        http_status=http_status,
+        content_type=content_type,
+        fetched_at=fetched,
+    )
+    if prepared.error is not None:
+        outcome.error = prepared.error
+        record = archive(outcome="quarantined", error=outcome.error)
         outcome.archive_id = record.archive_id
         log.warning("payload quarantined", payload=name, error=outcome.error)
         return outcome
-    if dataset is not None and values.num_rows:
-        # The caller asked for this dataset: trust the request over document-type guessing
-        # (week/month/year-ahead NTC documents look alike).
-        values = values.set_column(
-            values.schema.get_field_index("dataset"),
-            "dataset",
-            pa.repeat(pa.scalar(dataset, pa.string()), values.num_rows),
-        )
+    values, outages = prepared.values, prepared.outages
+    outcome.no_data = values.num_rows == 0 and (outages is None or outages.num_rows == 0)
+    # One transaction: the archive row, the values and the outages, or nothing of them.
     with store.session(write=True):
-        record = store.archive_payload(
-            data,
-            source=SOURCE,
-            request=request,
-            dataset=dataset,
-            http_status=http_status,
-            content_type=content_type,
-            fetched_at=fetched,
-        )
+        record = archive(outcome="no_data" if outcome.no_data else "ok")
         outcome.archive_id = record.archive_id
-        outcome.per_dataset, outcome.flagged = store_values(store, values, known_at=known_at)
+        outcome.per_dataset, outcome.flagged = write_values(
+            store, prepared.mapped, prepared.flags, known_at=known_at
+        )
         outcome.values = values.num_rows
         if outages is not None and outages.num_rows:
             outcome.outages = store.upsert_outages(outages, source=SOURCE)
-        outcome.no_data = values.num_rows == 0 and (outages is None or outages.num_rows == 0)
-        store.set_parse_outcome(record.archive_id, "no_data" if outcome.no_data else "ok")
     return outcome

@@ -1,15 +1,18 @@
-"""Parse large payloads in worker processes, so collection is not bound to one core.
+"""Prepare large payloads in worker processes, so collection is not bound to one core.
 
 Collection runs many windows at once in one process: the event loop fetches, threads archive
-and upsert, and parsing (a year of quarter-hour values is ~0.1 s of lxml and Arrow work)
-holds the interpreter lock most of the time. Payloads of :data:`PARALLEL_MIN_BYTES` or more
-are therefore parsed in a small process pool (``spawn``ed, so no lock held by another thread
-at fork time can hang a worker), and the parsed Arrow tables come back by pickle; smaller
-ones are not worth the copy and are parsed where they are ingested.
+and upsert, and preparing a payload for the store (hashing and compressing it for the
+archive, parsing, mapping to series, validating: a year of quarter-hour values is ~0.15 s of
+lxml, zstd and Arrow work) would hold the interpreter lock most of the time. Payloads of
+:data:`PARALLEL_MIN_BYTES` or more are therefore prepared in a small process pool
+(``spawn``ed, so no lock held by another thread at fork time can hang a worker), and the
+:class:`~gridvault.pipeline.ingest.Prepared` payload comes back by pickle; smaller ones are
+not worth the copy and are prepared where they are ingested.
 
-A worker never decides about errors: when parsing fails there, the payload is parsed again
-in the calling process, which raises the same :class:`~gridvault.errors.ParseError` (or
-acknowledgement) with its full context and quarantines the payload as usual. A pool that
+A document that does not parse comes back with its :class:`~gridvault.errors.ParseError`
+message (it is quarantined as usual). Any other failure in a worker (an error
+acknowledgement, a bug) is not reported there: the payload is prepared again in the calling
+process, which raises it with its full context. A pool that
 breaks (a worker killed) is replaced on the next payload; until then payloads are parsed in
 the calling process. Nothing is stored by a worker, and a worker exits within half a second
 of its parent (a ``kill -9`` of the collector leaves no process behind).
@@ -27,21 +30,22 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-
-import pyarrow as pa
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from gridvault.logs import get_logger
 
+if TYPE_CHECKING:
+    from gridvault.pipeline.ingest import Prepared
+
 log = get_logger("gridvault.parsing")
 
-#: Payloads at least this large are parsed in a worker process (a page of 100 days of
+#: Payloads at least this large are prepared in a worker process (a page of 100 days of
 #: hourly prices is ~0.2 MB, a year of quarter-hour load ~2.5 MB; below ~50 kB the copies
 #: and the hand-over cost about what parsing does).
 PARALLEL_MIN_BYTES = 64 * 1024
 #: At most this many worker processes by default.
 MAX_DEFAULT_PROCESSES = 4
-
-Parsed = tuple[pa.Table, pa.Table | None]
 
 
 def default_processes() -> int:
@@ -108,9 +112,12 @@ def shutdown() -> None:
     _workers.stop()
 
 
-async def parse_elsewhere(data: bytes, name: str) -> Parsed | None:
-    """The parsed payload from a worker process, or None: too small to be worth it, no
-    pool, or the worker could not parse it (the caller parses it itself then)."""
+async def prepare_elsewhere(
+    data: bytes, name: str, *, dataset: str | None = None, known_at: datetime | None = None
+) -> Prepared | None:
+    """The payload prepared by a worker process (:func:`~gridvault.pipeline.ingest.prepare_payload`
+    with the ENTSO-E parser), or None: too small to be worth it, no pool, or the worker
+    failed otherwise than on a parse error (the caller prepares it itself then)."""
     if len(data) < PARALLEL_MIN_BYTES:
         return None
     pool = _workers.executor()
@@ -118,7 +125,7 @@ async def parse_elsewhere(data: bytes, name: str) -> Parsed | None:
         return None
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(pool, _parse_or_none, data, name)
+        return await loop.run_in_executor(pool, _prepare_or_none, data, name, dataset, known_at)
     except BrokenProcessPool:
         log.warning("a parse worker died; starting a new pool", payload=name)
         _workers.discard(pool)
@@ -137,11 +144,13 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="gridvault-parent-watch", daemon=True).start()
 
 
-def _parse_or_none(data: bytes, name: str) -> Parsed | None:
-    """In the worker: the parsed tables, or None when parsing fails (reported by the caller)."""
-    from gridvault.pipeline.ingest import parse_entsoe  # noqa: PLC0415
+def _prepare_or_none(
+    data: bytes, name: str, dataset: str | None, known_at: datetime | None
+) -> Prepared | None:
+    """In the worker: the prepared payload, or None when preparing it raised."""
+    from gridvault.pipeline.ingest import prepare_payload  # noqa: PLC0415
 
     try:
-        return parse_entsoe(data, name)
-    except Exception:  # the caller parses again and reports it with its context
+        return prepare_payload(data, name, dataset=dataset, known_at=known_at)
+    except Exception:  # the caller prepares it again and reports it with its context
         return None

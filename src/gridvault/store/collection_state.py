@@ -110,56 +110,67 @@ def record_window(
     success = outcome != "failed"
     key = (source, dataset, area, area_to or "")
     with store.session(write=True) as db:
-        # Insert-if-absent, then update: concurrent first writers of one window or one
-        # dataset/area (several backfill workers) meet in ON CONFLICT, not in an error,
-        # and the UPDATEs lock the row, so no counter increment is lost.
-        db.execute(
-            "INSERT INTO fetch_windows (source, dataset, area, area_to, window_start, "
-            "window_end, outcome, points, http_status, last_error, attempts, fetched_at, "
-            "last_success_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, 0, ?, NULL) "
-            "ON CONFLICT DO NOTHING",
-            (*key, utc(window_start), utc(window_end), outcome, now),
-        )
-        db.execute(
-            "UPDATE fetch_windows SET outcome = CASE WHEN ? THEN ? ELSE "
-            "CASE WHEN last_success_at IS NULL THEN ? ELSE outcome END END, "
-            "points = CASE WHEN ? THEN ? ELSE points END, http_status = ?, last_error = ?, "
-            "attempts = attempts + 1, fetched_at = ?, "
-            "last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
-            "WHERE source = ? AND dataset = ? AND area = ? AND area_to = ? "
-            "AND window_start = ? AND window_end = ?",
-            (
-                success,
-                outcome,
-                outcome,
-                success,
-                points,
-                http_status,
-                error,
-                now,
-                success,
-                now,
-                *key,
-                utc(window_start),
-                utc(window_end),
-            ),
-        )
-        db.execute(
-            "INSERT INTO collection_status (source, dataset, area, area_to) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            key,
-        )
-        # Lock the status row before reading the JSON counters it holds.
-        db.execute(
-            "UPDATE collection_status SET requests = requests WHERE source = ? AND dataset = ? "
-            "AND area = ? AND area_to = ?",
-            key,
-        )
-        rows = db.fetchall(
+        # A window seen for the first time gets its row as it ends up; one seen before is
+        # updated. Concurrent first writers of one window or one dataset/area (several
+        # backfill workers on PostgreSQL) meet in ON CONFLICT, not in an error: the loser
+        # updates, and the UPDATEs lock the row, so no counter increment is lost.
+        window_key = {
+            "source": source,
+            "dataset": dataset,
+            "area": area,
+            "area_to": area_to or "",
+            "window_start": utc(window_start),
+            "window_end": utc(window_end),
+        }
+        first = {
+            **window_key,
+            "outcome": outcome,
+            "points": points if success else 0,
+            "http_status": http_status,
+            "last_error": error,
+            "attempts": 1,
+            "fetched_at": now,
+            "last_success_at": now if success else None,
+        }
+        if not store.insert_absent(db, "fetch_windows", first, list(window_key)):
+            db.execute(
+                "UPDATE fetch_windows SET outcome = CASE WHEN ? THEN ? ELSE "
+                "CASE WHEN last_success_at IS NULL THEN ? ELSE outcome END END, "
+                "points = CASE WHEN ? THEN ? ELSE points END, http_status = ?, last_error = ?, "
+                "attempts = attempts + 1, fetched_at = ?, "
+                "last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
+                "WHERE source = ? AND dataset = ? AND area = ? AND area_to = ? "
+                "AND window_start = ? AND window_end = ?",
+                (
+                    success,
+                    outcome,
+                    outcome,
+                    success,
+                    points,
+                    http_status,
+                    error,
+                    now,
+                    success,
+                    now,
+                    *window_key.values(),
+                ),
+            )
+        status_key = dict(zip(("source", "dataset", "area", "area_to"), key, strict=True))
+        status_sql = (
             "SELECT status_codes FROM collection_status WHERE source = ? AND dataset = ? "
-            "AND area = ? AND area_to = ?",
-            key,
+            "AND area = ? AND area_to = ?"
         )
+        rows = db.fetchall(status_sql, key) if store.serial_writes else []
+        if not rows:
+            store.insert_absent(db, "collection_status", status_key, list(status_key))
+            if not store.serial_writes:
+                # Lock the status row before reading the JSON counters it holds.
+                db.execute(
+                    "UPDATE collection_status SET requests = requests WHERE source = ? "
+                    "AND dataset = ? AND area = ? AND area_to = ?",
+                    key,
+                )
+            rows = db.fetchall(status_sql, key)
         codes: dict[str, int] = json.loads(rows[0][0]) if rows else {}
         counted = status_codes if status_codes is not None else {}
         if not counted and http_status is not None:

@@ -57,6 +57,7 @@ class DuckDBStore(Store):
     """Store on one DuckDB file, or in memory with ``path=':memory:'``."""
 
     backend = "duckdb"
+    serial_writes = True
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)

@@ -7,6 +7,7 @@ intervals are half-open ``[interval_start, interval_end)``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import zstandard
 
 from gridvault.errors import InputError
 
@@ -140,6 +142,26 @@ class ArchiveRecord:
     size: int
     parse_outcome: str | None
     parse_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadBlob:
+    """A raw payload as the archive keeps it: its content address, size and zstd bytes.
+
+    Computed without the store (hashing and compressing a 2.5 MB response is ~10 ms of CPU),
+    so a collector does it before taking the store's write lock, or in a worker process."""
+
+    sha256: str
+    size: int
+    compressed: bytes
+
+    @classmethod
+    def of(cls, body: bytes) -> PayloadBlob:
+        return cls(
+            hashlib.sha256(body).hexdigest(),
+            len(body),
+            zstandard.ZstdCompressor(level=3).compress(body),
+        )
 
 
 @dataclass(frozen=True, slots=True)
