@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import zstandard
 
 from gridvault.emulator.query import read_query
 from gridvault.emulator.synthetic import generate
 from gridvault.entsoe.areas import lookup_area
 from gridvault.pipeline import parsing
-import zstandard
-
 from gridvault.pipeline.ingest import prepare_payload
 
 
@@ -52,10 +51,11 @@ def test_a_large_payload_comes_back_prepared_exactly_as_in_process(one_worker: N
     data = _year_of_load()
     assert len(data) >= parsing.PARALLEL_MIN_BYTES
     prepared = asyncio.run(parsing.prepare_elsewhere(data, "load.xml", dataset="load_actual"))
-    assert prepared is not None and prepared.error is None
+    assert prepared is not None
+    assert prepared.error is None
     expected = prepare_payload(data, "load.xml", dataset="load_actual")
-    assert prepared.values.num_rows == 35_040
-    assert prepared.values.equals(expected.values)
+    assert prepared.rows == 35_040
+    assert prepared.mapped.values.equals(expected.mapped.values)
     assert prepared.mapped.keys == expected.mapped.keys
     assert prepared.mapped.key_index.equals(expected.mapped.key_index)
     assert prepared.flags.equals(expected.flags)
@@ -73,19 +73,22 @@ def test_small_payloads_and_a_disabled_pool_are_left_to_the_caller_errors_come_b
     # Malformed: reported as a parse error, word for word as in process (then quarantined).
     broken = data[: len(data) // 2]
     prepared = asyncio.run(parsing.prepare_elsewhere(broken, "broken.xml"))
-    assert prepared is not None and prepared.error is not None
+    assert prepared is not None
+    assert prepared.error is not None
     assert prepared.error == prepare_payload(broken, "broken.xml").error
     assert "broken.xml" in prepared.error
     # An error acknowledgement: reported the same way, with its reason.
     ack = (
         b'<?xml version="1.0" encoding="UTF-8"?><Acknowledgement_MarketDocument '
         b'xmlns="urn:iec62325.351:tc57wg16:451-1:acknowledgementdocument:7:0">'
-        + b"<!-- padding -->" * 5000
+        + b"<!-- padding -->"
+        * 5000
         + b"<Reason><code>999</code><text>Something is wrong</text></Reason>"
         b"</Acknowledgement_MarketDocument>"
     )
     refused = asyncio.run(parsing.prepare_elsewhere(ack, "ack.xml"))
-    assert refused is not None and refused.error == prepare_payload(ack, "ack.xml").error
+    assert refused is not None
+    assert refused.error == prepare_payload(ack, "ack.xml").error
     assert "Something is wrong" in refused.error
     parsing.configure(0)
     assert asyncio.run(parsing.prepare_elsewhere(data, "load.xml")) is None

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from gridvault.demo import ENTSOE_DIR
 from gridvault.pipeline.ingest import ingest_payload, parse_entsoe
-from gridvault.pipeline.series_map import map_values
-from gridvault.pipeline.validate import FLAT_LINE_HOURS, validate
+from gridvault.pipeline.series_map import KEY_COLUMNS, _grouped, map_values
+from gridvault.pipeline.validate import FLAT_LINE_HOURS, _repeated, validate
 from gridvault.store import Store
 from gridvault.store.model import Quality
 
@@ -195,3 +196,36 @@ def test_emulator_documents_are_flagged_synthetic() -> None:
     assert synthetic.size == 96
     assert count(synthetic, Quality.SYNTHETIC) == 96
     assert count(flags_of(raw("A65_A16_actual_load_NL_2024-09-02")), Quality.SYNTHETIC) == 0
+
+
+def test_repeated_keys_match_a_brute_force_count() -> None:
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n = int(rng.integers(0, 40))
+        keys = rng.integers(0, 3, n)
+        starts = rng.integers(0, 12, n)
+        if trial % 3 == 0:  # the common case: ordered by series then start, no repeat
+            pairs = sorted({(int(k), int(s)) for k, s in zip(keys, starts, strict=True)})
+            keys = np.array([k for k, _ in pairs], dtype=np.int64)
+            starts = np.array([s for _, s in pairs], dtype=np.int64)
+        seen: dict[tuple[int, int], int] = {}
+        for pair in zip(keys.tolist(), starts.tolist(), strict=True):
+            seen[pair] = seen.get(pair, 0) + 1
+        expected = [seen[(k, s)] > 1 for k, s in zip(keys.tolist(), starts.tolist(), strict=True)]
+        assert _repeated(keys, starts).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in ENTSOE_DIR.iterdir() if p.suffix in (".xml", ".zip")), ids=str
+)
+def test_one_series_shortcut_maps_as_the_grouping_does(path: object) -> None:
+    values, _ = parse_entsoe(path.read_bytes(), str(path))  # type: ignore[attr-defined]
+    mapped = map_values(values)
+    if values.num_rows == 0:
+        return
+    present = [c for c in KEY_COLUMNS if c in values.column_names]
+    filled = pa.table({c: pc.fill_null(values[c].cast(pa.string()), "") for c in present})
+    resolution = values["resolution"] if "resolution" in values.column_names else None
+    grouped = _grouped(values, filled, present, resolution)
+    assert mapped.keys == grouped.keys
+    assert mapped.key_index.equals(grouped.key_index)

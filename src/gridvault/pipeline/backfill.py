@@ -60,6 +60,7 @@ from gridvault.pipeline.collect import (
     build_client,
     check_token,
     collect_window,
+    record_result,
     store_call,
 )
 from gridvault.pipeline.coverage import (
@@ -453,6 +454,30 @@ def _summary(result: WindowResult, owner: str) -> dict[str, Any]:
     }
 
 
+def _complete(
+    store: Store, result: WindowResult, job_id: int, owner: str, summary: dict[str, Any]
+) -> bool:
+    """Record the window and mark its chunk done, in one transaction; False: lease lost."""
+    with store.session(write=True):
+        record_result(store, result)
+        return store.complete_job(job_id, owner, summary)
+
+
+def _fail(
+    store: Store,
+    result: WindowResult,
+    job_id: int,
+    owner: str,
+    error: str,
+    *,
+    retry_after: float | None,
+) -> str | None:
+    """Record the window and the chunk's failure, in one transaction; its new state."""
+    with store.session(write=True):
+        record_result(store, result)
+        return store.fail_job(job_id, owner, error, retry_after=retry_after)
+
+
 class _Run:
     """One process's share of a plan: ``workers`` asyncio tasks and their bookkeeping."""
 
@@ -570,7 +595,7 @@ class _Run:
         renewer = asyncio.create_task(self.renew(job))
         try:
             result = await collect_window(
-                client, self.store, window_job, store_patience=self.store_patience
+                client, self.store, window_job, store_patience=self.store_patience, record=False
             )
         except Exception as exc:  # collect_window reports failures; this is a bug: retry
             log.exception("chunk failed unexpectedly", job=job.job_id)
@@ -583,14 +608,16 @@ class _Run:
                 await renewer
         if result.ok:
             kept = await self.call(
-                self.store.complete_job, job.job_id, self.owner, _summary(result, self.owner)
+                _complete, self.store, result, job.job_id, self.owner, _summary(result, self.owner)
             )
             self._finished(job, result, "done" if kept else "lost")
             return
         kind = result.error_kind or "error"
         retry_after = None if kind == "permanent" else self.backoff.delay(job.attempts, self.rng)
         state = await self.call(
-            self.store.fail_job,
+            _fail,
+            self.store,
+            result,
             job.job_id,
             self.owner,
             f"[{kind}] {result.error}",
@@ -653,6 +680,7 @@ async def work_plan(
         raise InputError(f"the lease must be positive, got {lease_seconds} s")
     check_token(settings)
     parsing.configure(settings.parse_processes)
+    parsing.warm_up()  # a backfill's first answers are large ones, many at once
     run = _Run(
         store,
         plan_id,

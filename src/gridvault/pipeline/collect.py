@@ -363,7 +363,7 @@ async def store_call(patience: float, fn: Callable[P, T], *args: P.args, **kwarg
             delay = min(delay * 2, 2.0)
 
 
-def _record_window(store: Store, result: WindowResult) -> None:
+def record_result(store: Store, result: WindowResult) -> None:
     """Keep the window's outcome and counters (coverage, status, metrics read them)."""
     job = result.job
     points = result.points
@@ -387,13 +387,20 @@ def _record_window(store: Store, result: WindowResult) -> None:
 
 
 async def collect_window(
-    client: EntsoeClient, store: Store, job: WindowJob, *, store_patience: float = STORE_PATIENCE
+    client: EntsoeClient,
+    store: Store,
+    job: WindowJob,
+    *,
+    store_patience: float = STORE_PATIENCE,
+    record: bool = True,
 ) -> WindowResult:
     """Fetch every page of one window, archive and ingest each; never raises for the window.
 
     Returns what was stored; on failure ``error``/``error_kind`` say why, and the pages
     ingested before the failure stay stored. A store that fails is tried again for
-    ``store_patience`` seconds (a database restart loses no window).
+    ``store_patience`` seconds (a database restart loses no window). ``record=False``
+    leaves :func:`record_result` to the caller (a backfill records the window in the
+    transaction that completes its chunk).
     """
     result = WindowResult(job)
     dataset = job.dataset
@@ -442,7 +449,8 @@ async def collect_window(
             result.error = redact(f"internal error: {type(exc).__name__}: {exc}")
             result.error_kind = "internal"
         try:
-            await store_call(store_patience, _record_window, store, result)
+            if record:
+                await store_call(store_patience, record_result, store, result)
         except GridvaultError as exc:  # bookkeeping never turns a stored window into a failure
             log.warning(
                 "could not record the window outcome", window=str(job.window), reason=str(exc)

@@ -22,7 +22,13 @@ import pyarrow.compute as pc
 
 from gridvault.errors import ParseError
 from gridvault.logs import get_logger
-from gridvault.pipeline.series_map import SOURCE, MappedBatch, map_values, observations
+from gridvault.pipeline.series_map import (
+    SOURCE,
+    STORED_COLUMNS,
+    MappedBatch,
+    map_values,
+    observations,
+)
 from gridvault.pipeline.validate import validate
 from gridvault.store import Store, UpsertResult
 from gridvault.store.model import PayloadBlob
@@ -72,10 +78,11 @@ class Prepared:
     """One payload made ready for the store without touching it: hashed and compressed for
     the archive, parsed, mapped to series and validated. Built outside the store's write
     lock (or in a worker process, :mod:`gridvault.pipeline.parsing`), so the lock is held
-    only for the writes. ``error`` is set (and the tables are empty) when parsing failed."""
+    only for the writes. ``mapped`` keeps only the columns the store writes (a worker sends
+    a tenth of the bytes). ``error`` is set (and nothing parsed) when parsing failed."""
 
     blob: PayloadBlob
-    values: pa.Table
+    rows: int
     outages: pa.Table | None
     mapped: MappedBatch
     flags: pa.Array
@@ -96,8 +103,8 @@ def prepare_payload(
     try:
         values, outages = parser(data, name)
     except ParseError as exc:
-        empty = pa.table({})
-        return Prepared(blob, empty, None, map_values(empty), pa.array([], pa.int32()), str(exc))
+        nothing = map_values(pa.table({}))
+        return Prepared(blob, 0, None, nothing, pa.array([], pa.int32()), str(exc))
     if dataset is not None and values.num_rows:
         # The caller asked for this dataset: trust the request over document-type guessing
         # (week/month/year-ahead NTC documents look alike).
@@ -108,7 +115,12 @@ def prepare_payload(
         )
     mapped = map_values(values)
     flags = validate(mapped, now=known_at) if mapped.keys else pa.array([], pa.int32())
-    return Prepared(blob, values, outages, mapped, flags)
+    kept = values.select([name for name in STORED_COLUMNS if name in values.column_names])
+    if "document_mrid" in kept.column_names:  # one or a few per payload: send each once
+        at = kept.schema.get_field_index("document_mrid")
+        kept = kept.set_column(at, "document_mrid", pc.dictionary_encode(kept["document_mrid"]))
+    slim = MappedBatch(mapped.keys, mapped.key_index, kept)
+    return Prepared(blob, values.num_rows, outages, slim, flags)
 
 
 def store_values(
@@ -199,8 +211,8 @@ def ingest_payload(
         outcome.archive_id = record.archive_id
         log.warning("payload quarantined", payload=name, error=outcome.error)
         return outcome
-    values, outages = prepared.values, prepared.outages
-    outcome.no_data = values.num_rows == 0 and (outages is None or outages.num_rows == 0)
+    outages = prepared.outages
+    outcome.no_data = prepared.rows == 0 and (outages is None or outages.num_rows == 0)
     # One transaction: the archive row, the values and the outages, or nothing of them.
     with store.session(write=True):
         record = archive(outcome="no_data" if outcome.no_data else "ok")
@@ -208,7 +220,7 @@ def ingest_payload(
         outcome.per_dataset, outcome.flagged = write_values(
             store, prepared.mapped, prepared.flags, known_at=known_at
         )
-        outcome.values = values.num_rows
+        outcome.values = prepared.rows
         if outages is not None and outages.num_rows:
             outcome.outages = store.upsert_outages(outages, source=SOURCE)
     return outcome

@@ -107,6 +107,16 @@ def configure(processes: int | None) -> None:
     _workers.configure(processes)
 
 
+def warm_up() -> None:
+    """Start the worker processes now, in the background: each spends ~0.5 s importing the
+    parser, which the first large payloads would otherwise wait for (at the start of a
+    backfill, a dozen of them arrive within a second)."""
+    pool = _workers.executor()
+    if pool is not None:
+        for _ in range(_workers.processes or 0):
+            pool.submit(_ready)
+
+
 def shutdown() -> None:
     """Stop the worker processes (they are started again when needed)."""
     _workers.stop()
@@ -142,6 +152,11 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="gridvault-parent-watch", daemon=True).start()
+
+
+def _ready() -> None:
+    """In the worker: import what preparing a payload needs."""
+    import gridvault.pipeline.ingest  # noqa: F401, PLC0415
 
 
 def _prepare_or_none(

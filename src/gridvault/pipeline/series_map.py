@@ -126,8 +126,21 @@ def map_values(values: pa.Table) -> MappedBatch:
     filled = pa.table({c: pc.fill_null(values[c].cast(pa.string()), "") for c in present})
     if n == 0:
         return MappedBatch([], pa.array([], pa.int64()), values)
-    filled = filled.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
     resolution = values["resolution"] if "resolution" in values.column_names else None
+    if all(_constant(filled[c]) for c in present):
+        # One series (a year of load, a page of prices): no grouping needed.
+        latest = resolution[n - 1].as_py() if resolution is not None else None
+        key = series_key(filled.slice(0, 1).to_pylist()[0], latest)
+        return MappedBatch([key], pa.array(np.zeros(n, dtype=np.int64)), values)
+    return _grouped(values, filled, present, resolution)
+
+
+def _grouped(
+    values: pa.Table, filled: pa.Table, present: list[str], resolution: pa.ChunkedArray | None
+) -> MappedBatch:
+    """:func:`map_values` for several series: one hash grouping over the key columns."""
+    n = values.num_rows
+    filled = filled.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
     groups = filled.group_by(present, use_threads=False).aggregate([("_row", "list")])
     lists = groups["_row_list"].combine_chunks()
     rows = pc.list_flatten(lists).to_numpy()
@@ -135,12 +148,21 @@ def map_values(values: pa.Table) -> MappedBatch:
     index[rows] = pc.list_parent_indices(lists).to_numpy()
     # The series' resolution is the one of its latest row (it may change, e.g. 15-min MTU).
     last_rows = rows[lists.offsets.to_numpy()[1:] - 1]
-    latest = resolution.take(last_rows).to_pylist() if resolution is not None else None
+    latest_each = resolution.take(last_rows).to_pylist() if resolution is not None else None
     keys = [
-        series_key(combo, latest[position] if latest is not None else None)
+        series_key(combo, latest_each[position] if latest_each is not None else None)
         for position, combo in enumerate(groups.select(present).to_pylist())
     ]
     return MappedBatch(keys, pa.array(index), values)
+
+
+def _constant(column: pa.ChunkedArray) -> bool:
+    """Whether every row holds the first row's value (nulls already filled)."""
+    return bool(pc.all(pc.equal(column, column[0])).as_py())
+
+
+#: The parsed columns :func:`observations` (and the resolution bookkeeping) use.
+STORED_COLUMNS = ("interval_start", "interval_end", "value", "publish_time", "document_mrid")
 
 
 def observations(mapped: MappedBatch, series_ids: Sequence[int], flags: pa.Array) -> pa.Table:
@@ -148,7 +170,7 @@ def observations(mapped: MappedBatch, series_ids: Sequence[int], flags: pa.Array
     values = mapped.values
     ids = pa.array(series_ids, pa.int64()).take(mapped.key_index)
     doc = (
-        values["document_mrid"]
+        values["document_mrid"].cast(pa.string())  # dictionary-encoded when prepared
         if "document_mrid" in values.column_names
         else pa.nulls(values.num_rows, pa.string())
     )

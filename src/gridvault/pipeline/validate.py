@@ -156,15 +156,23 @@ def validate(mapped: MappedBatch, *, now: datetime | None = None) -> pa.Array:
         synthetic = pc.fill_null(pc.starts_with(values["document_mrid"], "SYNTHETIC-"), False)
         flags[synthetic.to_numpy(zero_copy_only=False)] |= Quality.SYNTHETIC
     # The same series and start twice in one document: keep both, flag both.
-    combined = pa.table({"k": mapped.key_index, "s": values["interval_start"]})
-    counts = combined.group_by(["k", "s"]).aggregate([("k", "count")])
-    dup = counts.filter(pc.greater(counts["k_count"], 1))
-    if dup.num_rows:
-        joined = combined.append_column("_row", pa.array(np.arange(n))).join(
-            dup.select(["k", "s"]), keys=["k", "s"], join_type="inner"
-        )
-        flags[joined["_row"].to_numpy()] |= Quality.DUPLICATE_IN_DOCUMENT
+    flags[_repeated(key_index, starts)] |= Quality.DUPLICATE_IN_DOCUMENT
     return pa.array(flags, pa.int32())
+
+
+def _repeated(key_index: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Rows whose (series, start) another row has too."""
+    if len(starts) < 2:
+        return np.zeros(len(starts), dtype=bool)
+    step_key, step_start = np.diff(key_index), np.diff(starts)
+    if np.all((step_key > 0) | ((step_key == 0) & (step_start > 0))):
+        return np.zeros(len(starts), dtype=bool)  # ordered by series, then start: none
+    order = np.lexsort((starts, key_index))
+    same = (np.diff(key_index[order]) == 0) & (np.diff(starts[order]) == 0)
+    repeated = np.zeros(len(starts), dtype=bool)
+    repeated[order[1:][same]] = True
+    repeated[order[:-1][same]] = True
+    return repeated
 
 
 class _Resolutions:
