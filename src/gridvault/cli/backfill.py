@@ -25,6 +25,7 @@ import typer
 
 from gridvault.cli.common import services
 from gridvault.errors import InputError, UpstreamError
+from gridvault.pipeline import parsing
 from gridvault.pipeline.backfill import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_WORKERS,
@@ -141,6 +142,7 @@ def register(app: typer.Typer) -> None:
                     on_start=started,
                 )
             )
+        parsing.shutdown()  # the workers exit while the report prints and the store closes
         _print_report(found, report)
         if report.failed_jobs:
             raise typer.Exit(code=EXIT_CHUNKS_FAILED)

@@ -60,6 +60,7 @@ class _Workers:
         self.lock = threading.Lock()
         self.pool: ProcessPoolExecutor | None = None
         self.processes: int | None = None
+        self.warmed: ProcessPoolExecutor | None = None
 
     def configure(self, processes: int | None) -> None:
         wanted = default_processes() if processes is None else max(0, processes)
@@ -110,11 +111,14 @@ def configure(processes: int | None) -> None:
 def warm_up() -> None:
     """Start the worker processes now, in the background: each spends ~0.5 s importing the
     parser, which the first large payloads would otherwise wait for (at the start of a
-    backfill, a dozen of them arrive within a second)."""
+    backfill, a dozen of them arrive within a second). Once per pool."""
     pool = _workers.executor()
-    if pool is not None:
-        for _ in range(_workers.processes or 0):
-            pool.submit(_ready)
+    with _workers.lock:
+        if pool is None or _workers.warmed is pool:
+            return
+        _workers.warmed = pool
+    for _ in range(_workers.processes or 0):
+        pool.submit(_ready)
 
 
 def shutdown() -> None:
