@@ -94,6 +94,18 @@ def test_small_payloads_and_a_disabled_pool_are_left_to_the_caller_errors_come_b
     assert asyncio.run(parsing.prepare_elsewhere(data, "load.xml")) is None
 
 
+def test_payloads_are_prepared_in_process_while_the_workers_start(one_worker: None) -> None:
+    data = _year_of_load()
+    parsing.warm_up()
+    # The worker is still importing (a fresh process needs ~0.5 s): not worth waiting for.
+    assert asyncio.run(parsing.prepare_elsewhere(data, "load.xml")) is None
+    for task in parsing._workers.warming:
+        task.result(timeout=60)
+    prepared = asyncio.run(parsing.prepare_elsewhere(data, "load.xml"))
+    assert prepared is not None
+    assert prepared.rows == 35_040
+
+
 _CHILD = """
 import asyncio, sys
 from gridvault.pipeline import parsing

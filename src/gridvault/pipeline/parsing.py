@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -61,6 +61,8 @@ class _Workers:
         self.pool: ProcessPoolExecutor | None = None
         self.processes: int | None = None
         self.warmed: ProcessPoolExecutor | None = None
+        #: The warm-up's tasks; until they are done the workers are still importing.
+        self.warming: list[Future[None]] = []
 
     def configure(self, processes: int | None) -> None:
         wanted = default_processes() if processes is None else max(0, processes)
@@ -117,8 +119,13 @@ def warm_up() -> None:
         if pool is None or _workers.warmed is pool:
             return
         _workers.warmed = pool
-    for _ in range(_workers.processes or 0):
-        pool.submit(_ready)
+        _workers.warming = [pool.submit(_ready) for _ in range(_workers.processes or 0)]
+
+
+def _warming() -> bool:
+    """Whether the workers are still starting (payloads are then prepared in process: a
+    worker still importing would keep them waiting)."""
+    return any(not task.done() for task in _workers.warming)
 
 
 def shutdown() -> None:
@@ -135,7 +142,7 @@ async def prepare_elsewhere(
     if len(data) < PARALLEL_MIN_BYTES:
         return None
     pool = _workers.executor()
-    if pool is None:
+    if pool is None or _warming():
         return None
     loop = asyncio.get_running_loop()
     try:
