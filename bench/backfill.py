@@ -13,7 +13,8 @@ process the bench can kill. Prints:
    time (the restart resumes the same plans and takes over the dead run's chunks), plus
    duplicate rows (stored rows − distinct keys), duplicate chunks, missing intervals
    (coverage of both datasets; the emulator has no gaps, so every expected interval must
-   be stored) and rows differing from run 1 — goal: 0 and 0.
+   be stored) and rows differing from run 1 — goal: 0 and 0 (issue 5's goals for this run;
+   its ratio, which includes two process start-ups, is shown next to the first).
 
 The wall time includes each child's start-up (~1.5 s of imports, store and planning until
 its first request; printed). The full run is 500 requests (ten years of prices are four
@@ -48,6 +49,8 @@ Measured (2 CPUs, DuckDB, this bench's defaults unless said):
   killed twice        1.120  1.119  1.140  1.136  1.121
   ==================  =====  =====  =====  =====  =====
 
+  Then payloads prepared in process while the parse workers start (seeds 5, 6): 1.067 and
+  1.065 uninterrupted, 1.132 and 1.123 killed twice.
   0 duplicate rows, 0 missing intervals, 0 duplicated chunks in every run. Uninterrupted:
   ~0.8 s from process start to the first request (0.45 s of it imports), the requests then
   at the limiter's pace (1 % margin: 25.2 s for 500), ~0.7 s from the last answer to the
@@ -300,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"    wall time                {phase.wall:.1f} s (minimum at the limit {minimum:.1f} s)"
         )
-        print(f"    wall ÷ minimum           {ratio:.3f}   (goal <= 1.1)")
+        goal = "(goal <= 1.1)" if label == "uninterrupted" else "(restarts included)"
+        print(f"    wall ÷ minimum           {ratio:.3f}   {goal}")
         print(
             f"    start-up and planning    {phase.startup:.1f} s (until each run's first request)"
         )
@@ -311,7 +315,10 @@ def main(argv: list[str] | None = None) -> int:
             f"    chunks                   {found['chunks']} ({found['duplicate_chunks']} "
             f"duplicated, {found['chunks_not_done']} not done)"
         )
-        ok = ok and (args.quick or ratio <= 1.1) and found["bans"] == 0
+        # The ratio's goal is the uninterrupted run's (issue 5); killed twice, the goals are
+        # 0 duplicate and 0 missing rows, and its ratio (two restarts included) is shown.
+        timed = label == "uninterrupted" and not args.quick
+        ok = ok and (not timed or ratio <= 1.1) and found["bans"] == 0
         ok = ok and found["duplicate_rows"] == 0 and found["missing"] == 0
         ok = ok and found["duplicate_chunks"] == 0 and found["chunks_not_done"] == 0
         ok = ok and found["rows"] == baseline_rows
