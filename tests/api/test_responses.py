@@ -1,10 +1,22 @@
-"""How a streamed body is cut into writes (:mod:`gridvault.api.responses`)."""
+"""How a streamed body is cut into writes, and memory handed back on long streams
+(:mod:`gridvault.api.responses`)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
-from gridvault.api.responses import _SMALL_BYTES, _WRITE_BYTES, _gather, _writes
+import pyarrow as pa
+import pytest
+
+from gridvault.api.responses import (
+    _RELEASE_BYTES,
+    _SMALL_BYTES,
+    _WRITE_BYTES,
+    _gather,
+    _pipelined,
+    _writes,
+)
 from gridvault.api.streaming import Piece
 
 
@@ -37,3 +49,31 @@ def test_writes_are_views_of_at_most_a_write() -> None:
     writes = list(_writes(piece))
     assert [memoryview(w).nbytes for w in writes] == [_WRITE_BYTES, _WRITE_BYTES, _WRITE_BYTES // 2]
     assert all(isinstance(w, memoryview) for w in writes)
+
+
+def test_a_long_stream_returns_freed_memory_every_release_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    releases: list[int] = []
+    sent = [0]
+
+    class Pool:
+        def release_unused(self) -> None:
+            releases.append(sent[0])
+
+    monkeypatch.setattr(pa, "default_memory_pool", Pool)
+    piece = bytes(_WRITE_BYTES)
+    count = 3 * _RELEASE_BYTES // _WRITE_BYTES + 5
+
+    async def drain() -> int:
+        total = 0
+        async for write in _pipelined(piece, iter([piece] * (count - 1))):
+            total += memoryview(write).nbytes
+            sent[0] = total
+        return total
+
+    assert asyncio.run(drain()) == count * _WRITE_BYTES
+    assert len(releases) == 3
+    # Each release comes after about one more interval of bytes has gone out.
+    gaps = [b - a for a, b in itertools.pairwise([0, *releases])]
+    assert all(_RELEASE_BYTES <= gap <= _RELEASE_BYTES + 2 * _WRITE_BYTES for gap in gaps)
