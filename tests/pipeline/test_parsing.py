@@ -88,6 +88,7 @@ def test_small_payloads_and_a_disabled_pool_are_left_to_the_caller_errors_come_b
     )
     refused = asyncio.run(parsing.prepare_elsewhere(ack, "ack.xml"))
     assert refused is not None
+    assert refused.error is not None
     assert refused.error == prepare_payload(ack, "ack.xml").error
     assert "Something is wrong" in refused.error
     parsing.configure(0)
