@@ -82,6 +82,26 @@ stream's first 30 % / second half: DuckDB before 464/477, 493/503 MiB, after 490
 the lowest of all runs, its late one inside their range); PostgreSQL before 489/487, after
 418/424 MiB.
 
+Quiet machine (load average < 1, ``nice -n -10``), 2026-12-02, DuckDB, two runs after a
+long stream hands the allocator's freed buffers back every 64 MiB (p50 API / p50 store):
+
+=============  =======  ========================  ========================
+query          clients  run 1                     run 2
+=============  =======  ========================  ========================
+raw JSON       1        6.50x (322 / 49 ms)       7.42x (378 / 51 ms)
+raw JSON       8        8.07x (2463 / 305 ms)     9.69x (2963 / 306 ms)
+hourly JSON    1        2.15x (144 / 67 ms)       2.59x (183 / 71 ms)
+hourly JSON    8        2.74x (1416 / 518 ms)     3.07x (1628 / 531 ms)
+raw Arrow      1        1.59x (77 / 48 ms)        1.97x (112 / 57 ms)
+raw Arrow      8        2.20x (650 / 296 ms)      2.37x (881 / 372 ms)
+=============  =======  ========================  ========================
+
+Errors 0; the 10-year stream's peak RSS first 30 % / second half 440/448 and 428/436 MiB
+(flat; the same morning before the periodic release: 441/489 MiB, not flat). On a quiet
+machine the store reads the year of 50 series in ~50 ms (DuckDB on both cores), so raw
+JSON's 4x means 366 MB of JSON produced, framed, sent and read in ~200 ms (1.8 GB/s end to
+end on 2 CPUs): out of reach for this row format; the API needs ~320 ms.
+
 Where the CPU goes (perf, server process, 8 Arrow clients, after): DuckDB 47 % (sorting
 by series and time, converting to Arrow), kernel 29 % (page faults of DuckDB's fresh
 result buffers 13 %, which the store alone pays as much: 15.9k faults per read against
