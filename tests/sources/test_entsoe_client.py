@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 import random
+import ssl
 import time
 import zipfile
 from collections.abc import Callable
@@ -446,3 +447,18 @@ def test_ban_end_is_read_from_body_then_retry_after_then_ten_minutes(
     now = datetime(2025, 1, 1, tzinfo=UTC)
     response = httpx.Response(429, content=body.encode(), headers=headers)
     assert _ban_end(response, now, 600.0) == expected
+
+
+def test_clients_share_one_verifying_tls_context() -> None:
+    def context(client: EntsoeClient) -> ssl.SSLContext:
+        return client._http._transport._pool._ssl_context  # type: ignore[attr-defined,no-any-return]
+
+    first = EntsoeClient(
+        token=None, base_url="https://example.org/api", limiter=LocalRateLimiter(400)
+    )
+    second = EntsoeClient(
+        token=None, base_url="https://example.org/api", limiter=LocalRateLimiter(9)
+    )
+    assert context(first) is context(second)
+    assert context(first).verify_mode == ssl.CERT_REQUIRED
+    assert context(first).check_hostname
