@@ -52,16 +52,18 @@ Measured (2 CPUs, DuckDB, this bench's defaults unless said):
   Then payloads prepared in process while the parse workers start and one TLS context per
   process (seeds 5-9 and a copy of the bench that also timed the requests):
 
-  ==================  =====  =====  =====  =====  =====  =====
-  uninterrupted       1.067  1.065  1.141  1.122  1.078  1.055
-  killed twice        1.132  1.123  1.121  1.188  1.135  1.121
-  ==================  =====  =====  =====  =====  =====  =====
+  ==================  =====  =====  =====  =====  =====  =====  =====
+  uninterrupted       1.067  1.065  1.141  1.122  1.078  1.055  1.121
+  killed twice        1.132  1.123  1.121  1.188  1.135  1.121  1.121
+  ==================  =====  =====  =====  =====  =====  =====  =====
 
   (1.141 ran right after bench/api on PostgreSQL, whose server was still busy; 1.122 next
-  to it.) Over the eleven runs the uninterrupted ratio's median is 1.073, 8 of 11 at or
-  under 1.1: the same code spreads 1.055-1.141 with the machine (a shared VM), because
-  the first ~13 s, when both datasets' workers fetch and the year-long load documents
-  come, need ~1.8 of the 2 CPUs; a slower moment there delays requests.
+  to it.) Over the twelve runs the uninterrupted ratio's median is 1.073, 8 of 12 at or
+  under 1.1: the same code spreads 1.055-1.141 with the machine (a shared VM). The first
+  ~13 s, when both datasets' workers fetch and the year-long load documents come, need
+  ~1.8 of the 2 CPUs, so a slower moment there delays requests; and the start-up to the
+  first request varies 0.6-1.5 s: the backfill's imports take 0.35 s from a warm page
+  cache, 0.77 s from a cold one (the VM's kdamond reclaims idle pages between runs).
   0 duplicate rows, 0 missing intervals, 0 duplicated chunks in every run. Uninterrupted:
   ~0.8 s from process start to the first request (0.45 s of it imports), the requests then
   at the limiter's pace (1 % margin: 25.2 s for 500), ~0.7 s from the last answer to the
