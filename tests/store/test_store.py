@@ -321,6 +321,16 @@ def test_outage_events_upsert_and_latest_revision(store: Store) -> None:
     assert store.read_outages(start=T0, end=T0 + H).num_rows == 0
 
 
+def test_a_plan_larger_than_one_insert_statement_is_enqueued_whole_and_once(store: Store) -> None:
+    specs = [
+        JobSpec("big", "backfill", "entsoe", "load_actual", "NL", T0 + i * H, T0 + (i + 1) * H)
+        for i in range(1_201)  # three statements' worth
+    ]
+    assert store.enqueue_jobs(specs) == 1_201
+    assert store.enqueue_jobs(specs[600:] + specs[:10]) == 0
+    assert store.job_counts("big")["pending"] == 1_201
+
+
 def test_job_ledger_leases(store: Store) -> None:
     specs = [
         JobSpec("plan1", "backfill", "entsoe", "load_actual", "NL", T0 + i * H, T0 + (i + 1) * H)

@@ -332,17 +332,17 @@ def check_token(settings: Settings) -> None:
 
 
 def _archive_refusal(store: Store, response: RawResponse, dataset: str, reason: str) -> int:
-    with store.session(write=True):
-        record = store.archive_payload(
-            response.content,
-            source=SOURCE,
-            request=response.request_record(),
-            dataset=dataset,
-            http_status=response.status,
-            content_type=response.content_type,
-            fetched_at=response.fetched_at,
-        )
-        store.set_parse_outcome(record.archive_id, "error", reason)
+    record = store.archive_payload(
+        response.content,
+        source=SOURCE,
+        request=response.request_record(),
+        dataset=dataset,
+        http_status=response.status,
+        content_type=response.content_type,
+        fetched_at=response.fetched_at,
+        outcome="error",
+        error=reason,
+    )
     return record.archive_id
 
 

@@ -123,16 +123,6 @@ def prepare_payload(
     return Prepared(blob, values.num_rows, outages, slim, flags)
 
 
-def store_values(
-    store: Store, values: pa.Table, *, known_at: datetime | None = None
-) -> tuple[dict[str, UpsertResult], int]:
-    """Map, validate and upsert parsed values; per-dataset counts and how many were flagged."""
-    mapped = map_values(values)
-    if not mapped.keys:
-        return {}, 0
-    return write_values(store, mapped, validate(mapped, now=known_at), known_at=known_at)
-
-
 def write_values(
     store: Store, mapped: MappedBatch, flags: pa.Array, *, known_at: datetime | None = None
 ) -> tuple[dict[str, UpsertResult], int]:
