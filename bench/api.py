@@ -562,6 +562,10 @@ def main() -> None:
                 "format=json",
                 lambda: store.read(ids, start, end, columns=columns),
             ),
+            "raw JSON series": (
+                "format=json&layout=series",
+                lambda: store.read(ids, start, end, columns=columns),
+            ),
             "hourly JSON": (
                 "format=json&resample=1h",
                 lambda: store.resample(ids, start, end, "1h", "mean", tz="Europe/Berlin"),
@@ -597,7 +601,7 @@ def main() -> None:
 
     print()
     print(
-        f"{'query':<12} {'clients':>7} | {'store p50':>9} {'p99':>7} | {'API p50':>8} {'p99':>7} "
+        f"{'query':<15} {'clients':>7} | {'store p50':>9} {'p99':>7} | {'API p50':>8} {'p99':>7} "
         f"{'req/s':>6} {'MB/resp':>7} {'errors':>6} | {'p50 ratio':>9} goal"
     )
     failures = 0
@@ -610,7 +614,7 @@ def main() -> None:
             met = "ok" if ratio <= goal else "MISSED"
             failures += a.errors
             print(
-                f"{name:<12} {clients:>7} | {s.pct(0.5) * 1000:7.0f}ms {s.pct(0.99) * 1000:5.0f}ms"
+                f"{name:<15} {clients:>7} | {s.pct(0.5) * 1000:7.0f}ms {s.pct(0.99) * 1000:5.0f}ms"
                 f" | {a.pct(0.5) * 1000:6.0f}ms {a.pct(0.99) * 1000:5.0f}ms {a.rate:6.2f} "
                 f"{size:7.1f} {a.errors:>6} | {ratio:8.2f}x <= {goal:.0f}x {met}"
             )

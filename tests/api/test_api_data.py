@@ -252,6 +252,41 @@ def test_streamed_answers_span_many_chunks_in_order(api: RunningApi) -> None:
     assert pa_ipc.open_stream(arrow.content).read_all()["value"].to_pylist() == values
 
 
+@pytest.mark.parametrize("params", [{}, {"resample": "1h"}, {"limit": 150}])
+def test_the_series_layout_names_each_series_once(api: RunningApi, params: dict[str, Any]) -> None:
+    # chunk_rows=40: each series' object is continued over several store reads.
+    base = {"area": "DE_LU", **UTC_DAY, **params}
+    rows = get_json(api, "generation_actual_per_type", **base)
+    compact = get_json(api, "generation_actual_per_type", layout="series", **base)
+    assert compact["meta"] == rows["meta"]
+    objects = compact["series"]
+    assert [obj["psr_type"] for obj in objects] == sorted({r["psr_type"] for r in rows["data"]})
+    flat = [
+        {**dict(zip(obj["columns"], values, strict=True)), **attributes}
+        for obj in objects
+        for attributes in [{k: v for k, v in obj.items() if k not in ("columns", "values")}]
+        for values in obj["values"]
+    ]
+    assert flat == rows["data"]
+    first = rows["data"][0]
+    assert objects[0]["values"][0][:2] == [first["interval_start"], first["interval_end"]]
+    assert first["interval_start"] == "2024-01-01T00:00:00Z"
+
+
+def test_a_layout_shapes_json_only(api: RunningApi) -> None:
+    params = {"area": "DE_LU", "format": "csv", "layout": "series", **UTC_DAY}
+    response = api.reader.get(DATA.format("day_ahead_prices"), params=params)
+    assert response.status_code == 400
+    assert "layout=series applies to format=json" in response.json()["detail"]
+    response = api.reader.get(
+        DATA.format("day_ahead_prices"), params={"area": "DE_LU", "layout": "wide", **UTC_DAY}
+    )
+    assert response.status_code == 422
+    assert "layout" in response.text
+    latest = api.reader.get("/v1/datasets/day_ahead_prices/latest", params={"layout": "series"})
+    assert [obj["area"] for obj in latest.json()["series"]] == ["DE_LU", "FR"]
+
+
 @pytest.mark.parametrize("resample", [None, "1h"])
 def test_cursor_pages_add_up_to_the_whole(api: RunningApi, resample: str | None) -> None:
     params: dict[str, Any] = {"area": "DE_LU", **UTC_DAY}

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import pyarrow as pa
 import pytest
 
+from gridvault.api import responses
 from gridvault.api.responses import (
     _RELEASE_BYTES,
     _SMALL_BYTES,
     _WRITE_BYTES,
     _gather,
+    _IdleRelease,
     _pipelined,
     _writes,
 )
@@ -77,3 +80,36 @@ def test_a_long_stream_returns_freed_memory_every_release_interval(
     # Each release comes after about one more interval of bytes has gone out.
     gaps = [b - a for a, b in itertools.pairwise([0, *releases])]
     assert all(_RELEASE_BYTES <= gap <= _RELEASE_BYTES + 2 * _WRITE_BYTES for gap in gaps)
+
+
+def test_memory_is_handed_back_once_no_stream_has_run_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    releases: list[float] = []
+
+    class Pool:
+        def release_unused(self) -> None:
+            releases.append(time.monotonic())
+
+    monkeypatch.setattr(pa, "default_memory_pool", Pool)
+    idle = _IdleRelease(0.05)
+    monkeypatch.setattr(responses, "_idle_release", idle)
+
+    async def stream() -> None:
+        async for _ in _pipelined(b"x", iter([b"y"])):
+            pass
+
+    async def main() -> None:
+        await stream()
+        await stream()  # streams that follow each other keep the cached memory
+        await asyncio.sleep(0.01)
+        assert releases == []
+        idle.started()  # a stream runs longer than the delay: nothing is released under it
+        await asyncio.sleep(0.12)
+        assert releases == []
+        idle.ended()
+        await asyncio.sleep(0.2)  # idle for longer than the delay: one release
+        assert len(releases) == 1
+        assert idle.active == 0
+
+    asyncio.run(main())

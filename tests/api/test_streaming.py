@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridvault.api.streaming import (
@@ -141,3 +142,84 @@ def test_attributes_with_quotes_are_escaped() -> None:
     )
     (row,) = json.loads(b"".join(encode(Layout(query), "json", [table])))["data"]
     assert (row["area"], row["resource"], row["unit"]) == ('A"B', "x\\y\n", None)
+
+
+def flatten_series(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of a series-layout answer as the rows layout writes them."""
+    rows: list[dict[str, Any]] = []
+    for obj in body["series"]:
+        attributes = {k: v for k, v in obj.items() if k not in ("columns", "values")}
+        rows.extend(
+            {**dict(zip(obj["columns"], values, strict=True)), **attributes}
+            for values in obj["values"]
+        )
+    return rows
+
+
+def forecast_table(query: DataQuery, lengths: list[int], flags: bool, gaps: bool) -> pa.Table:
+    """Rows of ``query``'s series, ``lengths[i]`` quarter-hours each (every third missing
+    with ``gaps``), publish times, some values missing or not finite."""
+    ids, starts, values = [], [], []
+    for series_id, length in zip([s.series_id for s in query.series], lengths, strict=False):
+        steps = [i for i in range(length) if not (gaps and i % 3 == 2)]
+        ids += [series_id] * len(steps)
+        starts += [T0 + i * timedelta(minutes=15) for i in steps]
+    for i in range(len(ids)):
+        values.append(None if i % 11 == 5 else float("nan") if i % 13 == 7 else round(i * 1.7, 1))
+    step = timedelta(minutes=15)
+    table = pa.table(
+        {
+            "series_id": pa.array(ids, pa.int64()),
+            "interval_start": pa.array(starts, TS),
+            "interval_end": pa.array([s + step for s in starts], TS),
+            "value": pa.array(values, pa.float64()),
+            "publish_time": pa.array([None if i % 4 == 0 else T0 for i in range(len(ids))], TS),
+            "flags": pa.array([i % 2 if flags else 0 for i in range(len(ids))], pa.int32()),
+        }
+    )
+    return table.select(query.schema().names).cast(query.schema())
+
+
+@given(
+    lengths=st.lists(st.sampled_from([0, 1, 3, 40, 5000]), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(min_value=0, max_value=20_000), max_size=4),
+    flags=st.booleans(),
+    gaps=st.booleans(),
+    tz=st.sampled_from([None, "Europe/Berlin"]),
+    forecast=st.booleans(),
+)
+@settings(deadline=None, max_examples=40)
+def test_the_series_layout_holds_the_rows_of_the_rows_layout(
+    *, lengths: list[int], cuts: list[int], flags: bool, gaps: bool, tz: str | None, forecast: bool
+) -> None:
+    # Long series (5000 rows) are encoded in their own slices, short ones share a slice;
+    # chunks cut anywhere, so a series' object continues across chunks and slices.
+    dataset = get_dataset("load_forecast_day_ahead" if forecast else "load_actual")
+    query = DataQuery(dataset, series(len(lengths)), T0, T0 + timedelta(days=60), tz=tz)
+    table = forecast_table(query, lengths, flags, gaps)
+    bounds = sorted({0, table.num_rows, *(c for c in cuts if c < table.num_rows)})
+    chunks = [table.slice(a, b - a) for a, b in itertools.pairwise(bounds)] or [table]
+    rows = json.loads(b"".join(encode(Layout(query), "json", chunks)))
+    compact = json.loads(b"".join(encode(Layout(query, "series"), "json", chunks)))
+    assert flatten_series(compact) == rows["data"]
+    assert compact["meta"] == rows["meta"] == {"rows": table.num_rows}
+    # One object per series that has rows, in series order, named once.
+    named = [obj["psr_type"] for obj in compact["series"]]
+    assert named == [f"B{i + 1:02d}" for i, n in enumerate(lengths) if n]
+    columns = ["interval_start", "interval_end", "value"]
+    columns += ["publish_time", "flags"] if forecast else ["flags"]
+    assert all(obj["columns"] == columns for obj in compact["series"])
+
+
+def test_an_empty_answer_in_the_series_layout() -> None:
+    query = DataQuery(get_dataset("load_actual"), series(2), T0, T0 + timedelta(days=1))
+    body = json.loads(
+        b"".join(encode(Layout(query, "series"), "json", [query.schema().empty_table()]))
+    )
+    assert body == {"series": [], "meta": {"rows": 0}}
+
+
+def test_an_unknown_layout_is_an_input_error() -> None:
+    query = DataQuery(get_dataset("load_actual"), series(1), T0, T0 + timedelta(days=1))
+    with pytest.raises(InputError, match="unknown layout 'columns'; use one of rows, series"):
+        Layout(query, "columns")

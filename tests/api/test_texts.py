@@ -29,9 +29,14 @@ def arrow_json_numbers(column: pa.Array) -> list[str]:
     return [t if ok else "null" for t, ok in zip(text, finite, strict=True)]
 
 
-def joined(parts: list[pa.Array]) -> list[str]:
+def joined(parts: list[pa.Array | str]) -> list[str]:
     result: list[str] = pc.binary_join_element_wise(*parts, "").to_pylist()
     return result
+
+
+#: What may follow a number in a row: nothing, the rest of a row in the series layout, a
+#: text too long to be written into the table of number texts.
+SUFFIXES = st.sampled_from(["", ",0]", ',"flags":1,"dataset":"load_actual","area":"DE_LU"}'])
 
 
 decimals = st.integers(min_value=0, max_value=3).flatmap(
@@ -45,19 +50,23 @@ floats = st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, ma
 
 
 @settings(deadline=None)  # a busy machine: hypothesis's 200 ms deadline is not ours
-@given(decimals)
-def test_numbers_with_few_decimals_are_written_as_arrow_writes_them(values: list[float]) -> None:
+@given(decimals, SUFFIXES)
+def test_numbers_with_few_decimals_are_written_as_arrow_writes_them(
+    values: list[float], suffix: str
+) -> None:
     column = pa.array(values, pa.float64())
-    assert joined(json_numbers(column)) == arrow_json_numbers(column)
+    expected = [text + suffix for text in arrow_json_numbers(column)]
+    assert joined(json_numbers(column, suffix)) == expected
 
 
 @settings(deadline=None)
-@given(floats, st.lists(st.booleans(), min_size=80, max_size=80))
+@given(floats, st.lists(st.booleans(), min_size=80, max_size=80), SUFFIXES)
 def test_any_float_and_null_is_written_as_arrow_writes_it(
-    values: list[float], nulls: list[bool]
+    values: list[float], nulls: list[bool], suffix: str
 ) -> None:
     column = pa.array(values, pa.float64(), mask=np.array(nulls[: len(values)]))
-    assert joined(json_numbers(column)) == arrow_json_numbers(column)
+    expected = [text + suffix for text in arrow_json_numbers(column)]
+    assert joined(json_numbers(column, suffix)) == expected
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -63,6 +63,7 @@ MEDIA_TYPES = {
 STREAMING_FORMATS = ("json", "csv", "arrow")
 
 _UTC_TS = pa.timestamp("us", tz="UTC")
+_T = TypeVar("_T")
 _ENCODE_ROWS = 65_536  # slice size for encoding: large enough to amortise, small for caches
 _LONG_SERIES = 16  # a series of at least _ENCODE_ROWS / 16 rows is encoded in its own slices
 _AHEAD = 2  # slices encoded ahead on the pool (memory: a few slices per response)
@@ -325,14 +326,38 @@ def _string_bytes(array: pa.Array) -> Piece:
     return memoryview(data)[begin:end] if data is not None else b""
 
 
+def _joined(parts: Sequence[pa.Array | str], rows: int) -> pa.Array:
+    """Row-wise concatenation of text columns and constant texts (adjacent constants merged;
+    each constant costs the join about as much as a column)."""
+    merged: list[pa.Array | str] = []
+    for part in parts:
+        if isinstance(part, str) and not part:
+            continue
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    if all(isinstance(part, str) for part in merged):  # pragma: no cover - times vary
+        return pa.array(["".join(map(str, merged))] * rows, pa.string())
+    return pc.binary_join_element_wise(*merged, "")
+
+
 _TIME_COLUMNS = ("interval_start", "interval_end", "publish_time")
+#: How JSON answers are laid out: an object per row (each naming its series), or an object
+#: per series (its attributes once, its rows as arrays of the columns).
+JSON_LAYOUTS = ("rows", "series")
 
 
 class Layout:
     """How rows of one query are shown: its columns, the series' attributes, the time zone."""
 
-    def __init__(self, query: DataQuery) -> None:
+    def __init__(self, query: DataQuery, json_layout: str = "rows") -> None:
+        if json_layout not in JSON_LAYOUTS:
+            raise InputError(
+                f"unknown layout {json_layout!r}; use one of {', '.join(JSON_LAYOUTS)}"
+            )
         self.query = query
+        self.json_layout = json_layout
         self.tz = query.tz
         self.series = sorted(query.series, key=lambda s: s.series_id)
         self.ids = np.array([s.series_id for s in self.series], dtype=np.int64)
@@ -363,6 +388,13 @@ class Layout:
             ],
             pa.string(),
         )
+        # JSON series layout: the text that opens each series' object, up to its first row.
+        columns = json.dumps(self.columns[: 2 + len(self.value_columns)], separators=(",", ":"))
+        self._json_heads = [
+            json.dumps(attrs, separators=(",", ":"), ensure_ascii=False)[:-1]
+            + f',"columns":{columns},"values":['
+            for attrs in self.attributes
+        ]
         index_type = pa.int8() if len(self.series) < 128 else pa.int32()
         self._dictionaries: list[tuple[pa.Array, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
         for name in self.attribute_names:
@@ -424,54 +456,120 @@ class Layout:
             )
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
+    def _leads(self) -> list[str]:
+        """The JSON before each column's text in a row: its key (rows layout, ``,{`` opening
+        the row) or a separator (series layout, ``,[`` opening the row's array)."""
+        names = ["interval_start", "interval_end", *self.value_columns]
+        if self.json_layout == "series":
+            return [",[", *("," for _ in names[1:])]
+        return [',{"' + names[0] + '":', *(',"' + name + '":' for name in names[1:])]
+
     def json_pair(self) -> tuple[str, str, str]:
         """The JSON around a row's start and end text, up to its first value (for
         :meth:`ChunkTimes.pairs`)."""
-        return ',{"interval_start":', ',"interval_end":', f',"{self.value_columns[0]}":'
+        leads = self._leads()
+        return leads[0], leads[1], leads[2]
 
-    def to_json_rows(self, batch: pa.RecordBatch, times: ChunkTimes | None = None) -> pa.Array:
-        """One string per row: ``,{"interval_start":…}`` (leading comma, no newline).
+    def _json_values(
+        self, batch: pa.RecordBatch, times: ChunkTimes | None, end: str, tail: str = ""
+    ) -> list[pa.Array | str]:
+        """Each row's text, in parts to be joined: ``,{"interval_start":…,"value":…`` (rows
+        layout) or ``,[…,…`` (series layout), then ``end`` (short) and ``tail``.
 
-        A column that is the same on every row of the batch (no publish time, flags 0, one
-        series) is written as part of the row template instead of value by value; rows on
-        the chunk's time grid take start and end from :meth:`ChunkTimes.pairs` in one piece.
+        A column that is the same on every row of the batch (no publish time, flags 0) is
+        written as part of the row template instead of value by value; rows on the chunk's
+        time grid take start and end from :meth:`ChunkTimes.pairs` in one piece; the
+        constant text after the last varying column is written into its number texts.
         """
-        parts: list[pa.Array | str] = []
         names = ["interval_start", "interval_end", *self.value_columns]
-        keyed = False  # the next column's key is written
+        leads = self._leads()
+        constants = [constant_text(batch.column(name)) for name in names]
+        parts: list[pa.Array | str] = []
+        first = 0
         if times is not None and (pairs := times.pairs(batch)) is not None:
-            parts.append(pairs)
-            names, keyed = names[2:], True
-        for name in names:
-            if not keyed:
-                parts.append((',"' if parts else ',{"') + name + '":')
-            keyed = False
-            column = batch.column(name)
-            constant = constant_text(column)
+            parts.append(pairs)  # with the lead of the first value column
+            first, leads = 2, [*leads[:2], "", *leads[3:]]
+        varying = [i for i in range(first, len(names)) if constants[i] is None]
+        last = varying[-1] if varying else len(names)
+        for i in range(first, min(last + 1, len(names))):
+            parts.append(leads[i])
+            constant = constants[i]
             if constant is not None:
                 parts.append(constant)
-            elif name in _TIME_COLUMNS:
-                if times is None:
-                    text = format_times(column, self.tz, quote=True)
-                    parts.append(pc.fill_null(text, "null") if text.null_count else text)
-                else:
-                    parts.append(times.of(name, column))
-            else:
-                parts.extend(json_numbers(column))
+                continue
+            after = ""
+            if i == last:  # the constant columns after it, and the end of the row
+                after = "".join(leads[k] + str(constants[k]) for k in range(i + 1, len(names)))
+                after += end
+            parts.extend(self._column_text(names[i], batch.column(names[i]), times, after))
+        if last == len(names):
+            parts.append(end)
+        if tail:
+            parts.append(tail)
+        return parts
+
+    def _column_text(
+        self, name: str, column: pa.Array, times: ChunkTimes | None, after: str
+    ) -> list[pa.Array | str]:
+        """One column's JSON text, then ``after``."""
+        if name not in _TIME_COLUMNS:
+            return json_numbers(column, after)
+        if times is None:
+            text = format_times(column, self.tz, quote=True)
+            text = pc.fill_null(text, "null") if text.null_count else text
+        else:
+            text = times.of(name, column)
+        return [text, after] if after else [text]
+
+    def to_json_rows(self, batch: pa.RecordBatch, times: ChunkTimes | None = None) -> pa.Array:
+        """One string per row: ``,{"interval_start":…}`` (leading comma, no newline)."""
         positions = self.positions(batch)
         if positions[0] == positions[-1]:  # sorted by series: one series in this batch
-            parts.append(self._json_tail[int(positions[0])].as_py())
+            tail: pa.Array | str = self._json_tail[int(positions[0])].as_py()
         else:
-            parts.append(self._json_tail.take(pa.array(positions)))
-        merged: list[pa.Array | str] = []
-        for part in parts:
-            if isinstance(part, str) and merged and isinstance(merged[-1], str):
-                merged[-1] += part
-            else:
-                merged.append(part)
-        if all(isinstance(part, str) for part in merged):  # pragma: no cover - times vary
-            return pa.array(["".join(map(str, merged))] * batch.num_rows, pa.string())
-        return pc.binary_join_element_wise(*merged, "")
+            tail = self._json_tail.take(pa.array(positions))
+        # The row's end goes into the number texts only when short: the series' attributes
+        # (the tail) would make a table of texts per series.
+        parts = self._json_values(batch, times, "")
+        parts.append(tail)
+        return _joined(parts, batch.num_rows)
+
+    def to_json_series(
+        self, batch: pa.RecordBatch, times: ChunkTimes | None, open_series: int | None
+    ) -> list[Piece]:
+        """The batch in the series layout: ``[start,end,value…]`` per row, each series' rows
+        in the ``values`` of an object that names the series once.
+
+        ``open_series`` is the index (into :attr:`series`) of the series whose object the
+        batch before left open (None at the start): rows of that series continue its
+        ``values``; any other series closes the open object and opens its own. The rows are
+        written in one piece, each with a leading comma, and cut where a series starts (its
+        opening goes in between, its first row loses the comma): pieces are views.
+        """
+        series, lengths = self.runs(batch)
+        text = _joined(self._json_values(batch, times, "]"), batch.num_rows)
+        data = _string_bytes(text)
+        if len(series) == 1 and open_series is not None and int(series[0]) == open_series:
+            return [data]
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)
+        offsets = offsets[text.offset : text.offset + len(text) + 1] - offsets[text.offset]
+        bounds = offsets[np.concatenate(([0], np.cumsum(lengths)))].tolist()
+        view = memoryview(data)
+        pieces: list[Piece] = []
+        for j, index in enumerate(series.tolist()):
+            begin, end = bounds[j], bounds[j + 1]
+            if j == 0 and index == open_series:
+                pieces.append(view[begin:end])
+                continue
+            first = j == 0 and open_series is None
+            pieces.append(self._opening(index, first=first).encode())
+            pieces.append(view[begin + 1 : end])
+        return pieces
+
+    def _opening(self, index: int, *, first: bool) -> str:
+        """The text that opens series ``index``'s object up to its first row (and closes the
+        object before it unless ``first``)."""
+        return ("" if first else "]},") + self._json_heads[index]
 
     def to_csv_table(self, batch: pa.RecordBatch, times: ChunkTimes | None = None) -> pa.Table:
         """A table of what a CSV line shows (times as RFC 3339 text, attributes as text)."""
@@ -577,18 +675,19 @@ def encode(
 
 def _ordered_map(
     pool: Executor | None,
-    function: Callable[[pa.RecordBatch, ChunkTimes], Piece],
-    items: Iterable[tuple[pa.RecordBatch, ChunkTimes]],
-) -> Iterator[tuple[pa.RecordBatch, Piece]]:
-    """``function`` over ``items`` in order; on ``pool`` with a bounded number in flight."""
+    function: Callable[..., _T],
+    items: Iterable[tuple[pa.RecordBatch, *tuple[Any, ...]]],
+) -> Iterator[tuple[pa.RecordBatch, _T]]:
+    """``function(*item)`` over ``items`` in order; on ``pool`` with a bounded number in
+    flight. Yields each item's batch with its result."""
     if pool is None:
-        for item, times in items:
-            yield item, function(item, times)
+        for item in items:
+            yield item[0], function(*item)
         return
     ahead = _AHEAD
-    pending: deque[tuple[pa.RecordBatch, Future[Piece]]] = deque()
-    for item, times in items:
-        pending.append((item, pool.submit(function, item, times)))
+    pending: deque[tuple[pa.RecordBatch, Future[_T]]] = deque()
+    for item in items:
+        pending.append((item[0], pool.submit(function, *item)))
         if len(pending) > ahead:
             done, future = pending.popleft()
             yield done, future.result()
@@ -641,16 +740,39 @@ def _encode_json(
     meta: Callable[[int], dict[str, Any]] | None,
     pool: Executor | None,
 ) -> Iterator[Piece]:
-    def rows_text(batch: pa.RecordBatch, times: ChunkTimes) -> Piece:
-        return _string_bytes(layout.to_json_rows(batch, times))
-
-    yield b'{"data":['
     rows = 0
-    for batch, text in _ordered_map(pool, rows_text, _with_times(layout, tables, quote=True)):
-        yield text[1:] if rows == 0 else text  # no comma before the first row
-        rows += batch.num_rows
+    if layout.json_layout == "series":
+        yield b'{"series":['
+        for batch, pieces in _ordered_map(
+            pool, layout.to_json_series, _with_open_series(layout, tables)
+        ):
+            yield from pieces
+            rows += batch.num_rows
+        if rows:
+            yield b"]}"
+    else:
+
+        def rows_text(batch: pa.RecordBatch, times: ChunkTimes) -> Piece:
+            return _string_bytes(layout.to_json_rows(batch, times))
+
+        yield b'{"data":['
+        items = _with_times(layout, tables, quote=True)
+        for batch, text in _ordered_map(pool, rows_text, items):
+            yield text[1:] if rows == 0 else text  # no comma before the first row
+            rows += batch.num_rows
     trailer = meta(rows) if meta else {"rows": rows}
     yield b'],"meta":' + json.dumps(trailer, separators=(",", ":")).encode() + b"}"
+
+
+def _with_open_series(
+    layout: Layout, tables: Iterable[pa.Table]
+) -> Iterator[tuple[pa.RecordBatch, ChunkTimes, int | None]]:
+    """Batches with their time texts and the series the batch before left open."""
+    open_series: int | None = None
+    for batch, times in _with_times(layout, tables, quote=True):
+        yield batch, times, open_series
+        last = batch.column("series_id")[batch.num_rows - 1].as_py()
+        open_series = int(np.searchsorted(layout.ids, last))
 
 
 def _encode_csv(
@@ -704,6 +826,7 @@ def describe_range(query: DataQuery) -> dict[str, Any]:
 
 __all__ = [
     "FORMATS",
+    "JSON_LAYOUTS",
     "MEDIA_TYPES",
     "STREAMING_FORMATS",
     "Chunk",

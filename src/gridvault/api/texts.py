@@ -31,6 +31,10 @@ _MAX_DECIMALS = 3
 _PROBE = 64  # values tried first: a column that is not decimal is usually told by these
 _TABLE_UNITS = 100_000  # numbers of up to five digits are looked up: 4 tables of ~2 MB
 _MAX_RUNS_COMPARED = 256  # more series in a chunk: hash its instants instead
+#: Suffixes up to this long are written into a number table (see :func:`json_numbers`);
+#: tables with a suffix are kept for the few suffixes that recur (``,0]``: flags 0).
+_SUFFIX_IN_TABLE = 24
+_TABLES_KEPT = 12
 
 
 def _offset_text(seconds: int) -> str:
@@ -259,19 +263,21 @@ def _written_parts(
     return [text, _fraction_texts(decimals).take(pa.array(fraction))]
 
 
-@functools.cache
-def _decimal_table(decimals: int) -> pa.Array:
-    """The text of ``u / 10**decimals`` at index ``u + _TABLE_UNITS - 1``, |u| < _TABLE_UNITS."""
+@functools.lru_cache(maxsize=_TABLES_KEPT)
+def _decimal_table(decimals: int, suffix: str = "") -> pa.Array:
+    """The text of ``u / 10**decimals`` (then ``suffix``) at index ``u + _TABLE_UNITS - 1``,
+    |u| < _TABLE_UNITS."""
     units = np.arange(1 - _TABLE_UNITS, _TABLE_UNITS, dtype=np.int64)
     parts = _written_parts(np.abs(units), units < 0, decimals)
-    return pc.binary_join_element_wise(*parts, "")
+    return pc.binary_join_element_wise(*parts, suffix, "")
 
 
-def _decimal_parts(column: pa.Array) -> list[pa.Array] | None:
-    """A float column's JSON text, in parts to be joined, when it has few decimals.
+def _decimal_parts(column: pa.Array, suffix: str = "") -> list[pa.Array | str] | None:
+    """A float column's JSON text (then ``suffix``), in parts to be joined, when it has few
+    decimals.
 
-    Small values (most: |x| < 10**5 / 10**decimals) are looked up in a table of texts,
-    larger ones written as [integer part, fraction].
+    Small values (most: |x| < 10**5 / 10**decimals) are looked up in a table of texts that
+    end with ``suffix`` when it is short, larger ones written as [integer part, fraction].
     """
     values = column.to_numpy(zero_copy_only=False)
     valid = np.isfinite(values)
@@ -288,24 +294,33 @@ def _decimal_parts(column: pa.Array) -> list[pa.Array] | None:
     negative = np.signbit(values)
     if everywhere and units.max() < _TABLE_UNITS and not (negative & (units == 0)).any():
         index = np.where(negative, _TABLE_UNITS - 1 - units, _TABLE_UNITS - 1 + units)
-        return [_decimal_table(decimals).take(pa.array(index))]  # -0 is not in the table
-    parts = _written_parts(units, negative, decimals)
+        index_array = pa.array(index)
+        if len(suffix) <= _SUFFIX_IN_TABLE:  # -0 is not in the table
+            return [_decimal_table(decimals, suffix).take(index_array)]
+        return [_decimal_table(decimals).take(index_array), suffix]
+    parts: list[pa.Array | str] = list(_written_parts(units, negative, decimals))
     if not everywhere:
         mask = pa.array(valid)
         parts = [pc.if_else(mask, parts[0], "null"), *(pc.if_else(mask, p, "") for p in parts[1:])]
-    return parts
+    return [*parts, suffix] if suffix else parts
 
 
-def json_numbers(column: pa.Array) -> list[pa.Array]:
-    """JSON text of numbers, in parts to be joined: null, NaN and infinities are ``null``."""
-    if pa.types.is_float64(column.type) and (parts := _decimal_parts(column)) is not None:
+def json_numbers(column: pa.Array, suffix: str = "") -> list[pa.Array | str]:
+    """JSON text of numbers, then ``suffix`` on every row, in parts to be joined: null, NaN and
+    infinities are ``null``.
+
+    A constant text after a column costs the row-wise join nearly as much as another
+    column: where the numbers come from a table of texts, a short suffix is part of it.
+    """
+    if pa.types.is_float64(column.type) and (parts := _decimal_parts(column, suffix)) is not None:
         return parts
     text = column.cast(pa.string())
     if pa.types.is_floating(column.type):
         finite = pc.is_finite(column)
         if not pc.all(finite).as_py():
             text = pc.if_else(finite, text, None)
-    return [pc.fill_null(text, "null") if text.null_count else text]
+    text = pc.fill_null(text, "null") if text.null_count else text
+    return [text, suffix] if suffix else [text]
 
 
 __all__ = ["ChunkTimes", "TimeTexts", "constant_text", "format_times", "json_numbers"]

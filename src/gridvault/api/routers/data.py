@@ -53,6 +53,11 @@ from gridvault.timegrid import rfc3339
 router = APIRouter(prefix="/v1", tags=["data"])
 
 Format = Literal["json", "csv", "parquet", "arrow"]
+JsonLayout = Literal["rows", "series"]
+_LAYOUT_HELP = (
+    "JSON layout: rows (an object per row, naming its series) or series (an object per "
+    "series: its attributes once, then columns and values, a compact array per row)."
+)
 Aggregation = Literal["mean", "min", "max", "sum", "first", "last", "ohlc", "count"]
 MAX_LIMIT = 1_000_000
 _DATA_PARAMETERS = {
@@ -67,6 +72,7 @@ _DATA_PARAMETERS = {
     "limit",
     "cursor",
     "format",
+    "layout",
     *DIMENSION_FILTERS,
 }
 _EXTENSIONS = {"csv": "csv", "parquet": "parquet", "arrow": "arrows"}
@@ -83,12 +89,23 @@ _DATA_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": (
             'JSON `{"data": [rows], "meta": {…}}`, CSV, Arrow IPC stream or Parquet; each row '
             "has interval_start, interval_end, the value(s), the series' dataset, area, unit, "
-            "resolution and dimensions."
+            'resolution and dimensions. With layout=series, JSON is `{"series": [{dataset, '
+            'area, unit, resolution, dimensions…, "columns": [names], "values": [[row], …]}], '
+            '"meta": {…}}`: the attributes of a series once, each row an array of the columns.'
         ),
         "content": {media: {} for media in MEDIA_TYPES.values()},
     },
     **_ERRORS,
 }
+
+
+def check_layout(fmt: str, layout: str) -> None:
+    """``layout`` shapes JSON only: another layout with another format is a mistake."""
+    if layout != "rows" and fmt != "json":
+        raise InputError(
+            f"layout={layout} applies to format=json; format={fmt} has one layout (leave "
+            "layout out)"
+        )
 
 
 def _counted(tables: Iterable[pa.Table], state: ApiState, fmt: str) -> Iterator[pa.Table]:
@@ -152,6 +169,7 @@ async def get_data(
         str | None, Query(description="next_cursor of the previous page (X-Next-Cursor).")
     ] = None,
     fmt: Annotated[Format, Query(alias="format", description="Output format.")] = "json",
+    layout: Annotated[JsonLayout, Query(description=_LAYOUT_HELP)] = "rows",
 ) -> Response:
     """Values of the dataset's stored series in the areas, ``[start, end)``.
 
@@ -159,6 +177,7 @@ async def get_data(
     and dimensions. Large answers stream; Parquet is limited in size (use Arrow to stream).
     """
     reject_unknown_parameters(request, _DATA_PARAMETERS)
+    check_layout(fmt, layout)
     out_tz = check_tz(tz)
     bucket = parse_bucket(resample) if resample else None
     aggregation = check_aggregation(agg)
@@ -212,6 +231,7 @@ async def get_data(
         limit,
         cursor,
         fmt,
+        layout,
         changed,
     )
     cacheable = rows <= options.cache_max_rows
@@ -244,7 +264,9 @@ async def get_data(
             "next_cursor": next_cursor.encode() if next_cursor else None,
         }
 
-    produce = encode(Layout(query), fmt, _counted(tables, state, fmt), meta, pool=state.encoder)
+    produce = encode(
+        Layout(query, layout), fmt, _counted(tables, state, fmt), meta, pool=state.encoder
+    )
     return await respond(
         state, key=key, fmt=fmt, cacheable=cacheable, produce=produce, headers=headers
     )
@@ -269,15 +291,17 @@ async def get_latest(
     ] = None,
     tz: Annotated[str | None, Query(description="IANA zone for output times.")] = None,
     fmt: Annotated[Format, Query(alias="format", description="Output format.")] = "json",
+    layout: Annotated[JsonLayout, Query(description=_LAYOUT_HELP)] = "rows",
 ) -> Response:
     """For every matching series, its value with the latest ``interval_start``."""
-    reject_unknown_parameters(request, {"area", "tz", "format", *DIMENSION_FILTERS})
+    reject_unknown_parameters(request, {"area", "tz", "format", "layout", *DIMENSION_FILTERS})
+    check_layout(fmt, layout)
     out_tz = check_tz(tz)
     areas = split_areas(area)
     series = await find_series(store, dataset, areas, filters)
     ids = [s.series_id for s in series]
     changed = await in_thread(store.last_changed, ids)
-    key = cache_key("latest", dataset.name, ids, out_tz, fmt, changed)
+    key = cache_key("latest", dataset.name, ids, out_tz, fmt, layout, changed)
     if (hit := await cached(request, state, key)) is not None:
         return hit
     table = await in_thread(store.latest, ids)
@@ -294,7 +318,7 @@ async def get_latest(
             "last_changed": rfc3339(changed) if changed else None,
         }
 
-    produce = encode(Layout(query), fmt, _counted([table], state, fmt), meta)
+    produce = encode(Layout(query, layout), fmt, _counted([table], state, fmt), meta)
     return await respond(state, key=key, fmt=fmt, cacheable=True, produce=produce, headers={})
 
 
