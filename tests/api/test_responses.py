@@ -12,6 +12,7 @@ import pytest
 
 from gridvault.api import responses
 from gridvault.api.responses import (
+    _LONG_STREAM_BYTES,
     _RELEASE_BYTES,
     _SMALL_BYTES,
     _WRITE_BYTES,
@@ -54,9 +55,8 @@ def test_writes_are_views_of_at_most_a_write() -> None:
     assert all(isinstance(w, memoryview) for w in writes)
 
 
-def test_a_long_stream_returns_freed_memory_every_release_interval(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def releases_of_a_stream(monkeypatch: pytest.MonkeyPatch, nbytes: int) -> list[int]:
+    """Bytes sent when each release of a ``nbytes`` stream (in 1 MiB writes) was made."""
     releases: list[int] = []
     sent = [0]
 
@@ -66,7 +66,7 @@ def test_a_long_stream_returns_freed_memory_every_release_interval(
 
     monkeypatch.setattr(pa, "default_memory_pool", Pool)
     piece = bytes(_WRITE_BYTES)
-    count = 3 * _RELEASE_BYTES // _WRITE_BYTES + 5
+    count = nbytes // _WRITE_BYTES
 
     async def drain() -> int:
         total = 0
@@ -76,10 +76,25 @@ def test_a_long_stream_returns_freed_memory_every_release_interval(
         return total
 
     assert asyncio.run(drain()) == count * _WRITE_BYTES
+    return releases
+
+
+def test_a_long_stream_returns_freed_memory_every_release_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    nbytes = _LONG_STREAM_BYTES + 2 * _RELEASE_BYTES + 5 * _WRITE_BYTES
+    releases = releases_of_a_stream(monkeypatch, nbytes)
     assert len(releases) == 3
-    # Each release comes after about one more interval of bytes has gone out.
+    # The first once the stream is long, then one after each more interval of bytes.
     gaps = [b - a for a, b in itertools.pairwise([0, *releases])]
-    assert all(_RELEASE_BYTES <= gap <= _RELEASE_BYTES + 2 * _WRITE_BYTES for gap in gaps)
+    intervals = [_LONG_STREAM_BYTES, _RELEASE_BYTES, _RELEASE_BYTES]
+    assert all(i <= gap <= i + 2 * _WRITE_BYTES for gap, i in zip(gaps, intervals, strict=True))
+
+
+def test_a_shorter_stream_leaves_the_memory_to_the_idle_release(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert releases_of_a_stream(monkeypatch, _LONG_STREAM_BYTES - _WRITE_BYTES) == []
 
 
 def test_memory_is_handed_back_once_no_stream_has_run_for_a_while(

@@ -303,14 +303,18 @@ def points(series: dict[str, Any]) -> list[tuple[int, float]]:
 
 def api_points(url: str) -> dict[str, list[tuple[int, float]]]:
     """The API's answer to ``url`` (a page's own request), as points per area."""
+    assert "layout=series" in url  # the page asks for each series named once
     response = httpx2.get(url, timeout=30)
     response.raise_for_status()
     by_area: dict[str, list[tuple[int, float]]] = {}
-    for row in response.json()["data"]:
-        start = datetime.fromisoformat(row["interval_start"].replace("Z", "+00:00"))
-        by_area.setdefault(row["area"], []).append(
-            (int(start.timestamp() * 1000), float(row["value"]))
-        )
+    for series in response.json()["series"]:
+        at = series["columns"].index("interval_start")
+        value = series["columns"].index("value")
+        for row in series["values"]:
+            start = datetime.fromisoformat(row[at].replace("Z", "+00:00"))
+            by_area.setdefault(series["area"], []).append(
+                (int(start.timestamp() * 1000), float(row[value]))
+            )
     return by_area
 
 

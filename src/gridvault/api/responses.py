@@ -28,11 +28,14 @@ _WRITE_BYTES = 1 << 20
 #: Pieces smaller than this are joined with their neighbours into one write.
 _SMALL_BYTES = 1 << 16
 #: A long stream hands the allocator's freed buffers back to the system every this many
-#: bytes sent (Arrow's allocator keeps them for reuse, and slices of different sizes leave
-#: its caches growing with the stream: memory must stay flat over a 10-year range). A
-#: release costs well under a millisecond, but the pages it returns are faulted in again
-#: by the next allocations (~2 µs per 4 KiB).
+#: bytes it sends, once it has sent :data:`_LONG_STREAM_BYTES` (Arrow's allocator keeps
+#: them for reuse, and slices of different sizes leave its caches growing with the stream:
+#: memory must stay flat over a 10-year range). A release costs well under a millisecond,
+#: but the pages it returns are faulted in again by the next allocations (~2 µs per 4 KiB)
+#: — of every stream: shorter answers (a year of Arrow or of series-layout JSON) are left
+#: to the release when the server goes idle.
 _RELEASE_BYTES = 64 << 20
+_LONG_STREAM_BYTES = 256 << 20
 #: Seconds without any stream after which the allocator's caches are handed back: between
 #: streams memory returns to what the server needs idle, while streams that follow each
 #: other keep reusing the cached pages instead of faulting in new ones.
@@ -117,8 +120,10 @@ def _gather(body: Iterator[Piece], release: bool = False) -> list[Piece] | None:
 async def _pipelined(first: Piece, body: Iterator[Piece]) -> AsyncIterator[Piece]:
     """Send some pieces while the thread pool reads and encodes the next ones."""
     pending: asyncio.Task[list[Piece] | None] | None = None
-    sent = released = 0
-    _idle_release.started()
+    idle = _idle_release
+    sent = 0
+    released = _LONG_STREAM_BYTES - _RELEASE_BYTES  # the first release once the stream is long
+    idle.started()
     try:
         pieces: list[Piece] | None = [first]
         while pieces is not None:
@@ -137,7 +142,7 @@ async def _pipelined(first: Piece, body: Iterator[Piece]) -> AsyncIterator[Piece
                 await pending
         if hasattr(body, "close"):
             await anyio.to_thread.run_sync(body.close)
-        _idle_release.ended()
+        idle.ended()
 
 
 async def respond(

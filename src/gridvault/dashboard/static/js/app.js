@@ -9,6 +9,7 @@
 import { ApiError, apiKey, getCached, getJSON, setApiKey } from "./api.js";
 import { LibraryMissing, chartIn, draw, loadECharts } from "./charts.js";
 import { PRESETS, VIEWS, apiTime, checkRange, customRange, readState, resolveRange, stateQuery } from "./state.js";
+import { rowsOfSeries } from "./domain.js";
 import { isValidZone, localDate } from "./time.js";
 import * as coverageView from "./views/coverage.js";
 import * as flowsView from "./views/flows.js";
@@ -507,8 +508,15 @@ async function renderView() {
       catalog: app.catalog,
       datasetLabel,
       detail: (id) => getCached(`/v1/datasets/${id}`),
+      // The series layout names each series once: a quarter of the bytes of the rows layout.
       data: (id, params) =>
-        getCached(`/v1/datasets/${id}/data`, { start: apiTime(range.startMs), end: apiTime(range.endMs), tz, ...params }),
+        getCached(`/v1/datasets/${id}/data`, {
+          start: apiTime(range.startMs),
+          end: apiTime(range.endMs),
+          tz,
+          layout: "series",
+          ...params,
+        }).then(rowsOfSeries),
       cached: (path, params) => getCached(path, params),
       chart: (el) => chartIn(app.echarts, el),
       draw: (chart, option) => {

@@ -204,6 +204,24 @@ export function seriesNames(series) {
 }
 
 /**
+ * The rows of a /data answer in the series layout (`layout=series`: each series named once,
+ * its rows as arrays of `columns`), as the rows layout writes them: one object per row with
+ * its columns, then the series' attributes. Returns the answer with `data` set to the rows.
+ */
+export function rowsOfSeries(answer) {
+  const data = [];
+  for (const series of answer.series) {
+    const { columns, values, ...attributes } = series;
+    for (const row of values) {
+      const item = {};
+      for (let i = 0; i < columns.length; i++) item[columns[i]] = row[i];
+      data.push(Object.assign(item, attributes));
+    }
+  }
+  return { ...answer, data };
+}
+
+/**
  * Rows of /data (ordered by series, then time) grouped into series:
  * [{key, area, dims, unit, resolution, points: [[ms, value], …]}]. A null point is put
  * where intervals are missing, so lines break at gaps instead of bridging them.
