@@ -15,7 +15,9 @@ series' attributes are one constant text; times and numbers come from
 for, each distinct instant of a chunk formatted once). Every row carries what it is —
 dataset, area, unit, resolution and the series' dimensions — as in
 :func:`gridvault.query.attach_series`; Arrow and Parquet carry those as dictionary columns
-(one copy per distinct value). Encoded JSON/CSV leaves as views of Arrow buffers, uncopied.
+(one copy per distinct value), JSON in the series layout once per series (an object with
+the attributes, ``columns`` and ``values``: a row is an array, a quarter of the bytes).
+Encoded JSON/CSV leaves as views of Arrow buffers, uncopied.
 
 Cursor paging: a page ends after ``limit`` rows and the cursor says where the next page
 resumes, ``(series_id, time)``: for raw rows just after the last ``interval_start``, for
@@ -471,10 +473,10 @@ class Layout:
         return leads[0], leads[1], leads[2]
 
     def _json_values(
-        self, batch: pa.RecordBatch, times: ChunkTimes | None, end: str, tail: str = ""
+        self, batch: pa.RecordBatch, times: ChunkTimes | None, end: str
     ) -> list[pa.Array | str]:
         """Each row's text, in parts to be joined: ``,{"interval_start":…,"value":…`` (rows
-        layout) or ``,[…,…`` (series layout), then ``end`` (short) and ``tail``.
+        layout) or ``,[…,…`` (series layout), then ``end``.
 
         A column that is the same on every row of the batch (no publish time, flags 0) is
         written as part of the row template instead of value by value; rows on the chunk's
@@ -504,8 +506,6 @@ class Layout:
             parts.extend(self._column_text(names[i], batch.column(names[i]), times, after))
         if last == len(names):
             parts.append(end)
-        if tail:
-            parts.append(tail)
         return parts
 
     def _column_text(
