@@ -50,9 +50,10 @@ class ApiOptions:
     #: text is encoded in slices, with intermediate columns per slice).
     chunk_rows: int = 262_144
     #: The same for Arrow and Parquet, whose encoding needs no per-value work: larger reads
-    #: cost fewer queries (a year of 50 quarter-hour series, 1.76 M rows, is one read; a
-    #: store query costs ~2 ms more than its rows, a second read ~15 % of the answer's CPU).
-    binary_chunk_rows: int = 2_097_152
+    #: cost fewer queries. Not larger: a year of 50 quarter-hour series (1.76 M rows) read
+    #: whole instead of in two chunks costs one client ~7 % less CPU but eight clients at
+    #: once 10-20 % more time (bench/api, same machine, alternating runs).
+    binary_chunk_rows: int = 1_048_576
     #: Largest page (``limit``).
     max_page_rows: int = 1_000_000
     #: Largest answer in Parquet, which is built whole in memory.
