@@ -1,9 +1,10 @@
 """bench/api: REST API latency and throughput next to the store alone, and streaming memory.
 
 One year of 15-minute data for 50 series (1.76 M values) is loaded into a fresh store. For
-three queries over all 50 series and the whole year —
+four queries over all 50 series and the whole year —
 
 * raw JSON          ``GET /v1/datasets/{id}/data?...&format=json``   vs ``Store.read``
+* raw JSON series   ``...&format=json&layout=series``                 vs ``Store.read``
 * hourly JSON       ``...&resample=1h&format=json``                  vs ``Store.resample``
 * raw Arrow         ``...&format=arrow``                              vs ``Store.read``
 
@@ -101,6 +102,42 @@ Errors 0; the 10-year stream's peak RSS first 30 % / second half 440/448 and 428
 machine the store reads the year of 50 series in ~50 ms (DuckDB on both cores), so raw
 JSON's 4x means 366 MB of JSON produced, framed, sent and read in ~200 ms (1.8 GB/s end to
 end on 2 CPUs): out of reach for this row format; the API needs ~320 ms.
+
+Second session, 2026-12-02: ``raw JSON series`` is the same query with ``layout=series``
+(each series' attributes once, each row an array: 98.6 MB instead of 365.6 MB). Ten runs
+of the final JSON code, DuckDB, load average 0.9-5 (the VM had slow phases: the same
+store read took 46-62 ms with one client), p50 API / p50 store:
+
+=================  =======  ==============  ======
+query              clients  range           median
+=================  =======  ==============  ======
+raw JSON (rows)    1        5.25x-9.66x     6.66x
+raw JSON (rows)    8        6.97x-11.21x    8.48x
+raw JSON series    1        3.52x-6.24x     4.72x
+raw JSON series    8        3.77x-7.69x     6.15x
+hourly JSON        1        1.78x-3.72x     2.94x
+hourly JSON        8        2.14x-3.34x     2.77x
+=================  =======  ==============  ======
+
+In each run the series layout took 0.50-0.96 of the rows layout's time for the same answer
+(median 0.62 with 1 client, 0.63 with 8). Raw Arrow, reads in 1 M-row chunks, alternating
+runs against whole-year reads (2 M-row chunks) in one script: 1.64x / 2.21x and 1.92x /
+1.94x (1 / 8 clients) against 1.91x / 2.43x and 2.00x / 2.63x; in the two slow-phase runs
+of the final code 2.32x-2.34x / 2.07x-2.34x (eight runs with 2 M-row chunks: 1.41x-2.41x /
+1.58x-2.24x). Errors 0 and memory flat in every run (the 10-year stream's peak RSS first
+30 % / second half 433-467 / 415-461 MiB), after two changes to when memory is handed
+back: a stream releases the allocator's caches every 64 MiB only once it is long
+(256 MiB), and the release after each stream became one when the server has been idle for
+a second (back-to-back answers reuse cached pages: a year of rows JSON faulted 24k pages
+per request before, 11k without releases). PostgreSQL, one run
+(``--requests 2``): raw JSON 1.55x / 2.02x, raw JSON series 1.56x / 1.66x, hourly JSON
+1.02x / 1.18x, raw Arrow 1.08x / 1.46x, errors 0, stream 370 / 384 MiB (flat) — every goal
+met there. What the figures say: on DuckDB the store reads a year of 50 series in 40-65 ms
+on both cores, and the JSON goal (4x) means producing and sending 98.6 MB (series) or
+365.6 MB (rows) in 160-260 ms; in-process the series encoding costs ~2.2x the read's CPU
+before a byte is sent, and sending 98.6 MB through uvicorn costs ~40 ms of CPU (a server
+that only streams a prepared buffer). The series layout meets 4x in some runs with one
+client, the rows layout in none.
 
 Where the CPU goes (perf, server process, 8 Arrow clients, after): DuckDB 47 % (sorting
 by series and time, converting to Arrow), kernel 29 % (page faults of DuckDB's fresh
