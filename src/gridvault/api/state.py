@@ -51,8 +51,9 @@ class ApiOptions:
     chunk_rows: int = 262_144
     #: The same for Arrow and Parquet, whose encoding needs no per-value work: larger reads
     #: cost fewer queries. Not larger: a year of 50 quarter-hour series (1.76 M rows) read
-    #: whole instead of in two chunks costs one client ~7 % less CPU but eight clients at
-    #: once 10-20 % more time (bench/api, same machine, alternating runs).
+    #: whole instead of in two chunks costs ~7 % less CPU, but sends nothing until the whole
+    #: read is done: 4-16 % slower with one client, 10-35 % with eight at once (bench/api's
+    #: queries, alternating runs on one machine).
     binary_chunk_rows: int = 1_048_576
     #: Largest page (``limit``).
     max_page_rows: int = 1_000_000
