@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -454,28 +455,11 @@ def _summary(result: WindowResult, owner: str) -> dict[str, Any]:
     }
 
 
-def _complete(
-    store: Store, result: WindowResult, job_id: int, owner: str, summary: dict[str, Any]
-) -> bool:
-    """Record the window and mark its chunk done, in one transaction; False: lease lost."""
+def _recorded(store: Store, result: WindowResult, settle: Callable[[], T]) -> T:
+    """Record the window and settle its chunk (complete or fail it) in one transaction."""
     with store.session(write=True):
         record_result(store, result)
-        return store.complete_job(job_id, owner, summary)
-
-
-def _fail(
-    store: Store,
-    result: WindowResult,
-    job_id: int,
-    owner: str,
-    error: str,
-    *,
-    retry_after: float | None,
-) -> str | None:
-    """Record the window and the chunk's failure, in one transaction; its new state."""
-    with store.session(write=True):
-        record_result(store, result)
-        return store.fail_job(job_id, owner, error, retry_after=retry_after)
+        return settle()
 
 
 class _Run:
@@ -607,22 +591,22 @@ class _Run:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         if result.ok:
-            kept = await self.call(
-                _complete, self.store, result, job.job_id, self.owner, _summary(result, self.owner)
+            done = functools.partial(
+                self.store.complete_job, job.job_id, self.owner, _summary(result, self.owner)
             )
+            kept = await self.call(_recorded, self.store, result, done)
             self._finished(job, result, "done" if kept else "lost")
             return
         kind = result.error_kind or "error"
         retry_after = None if kind == "permanent" else self.backoff.delay(job.attempts, self.rng)
-        state = await self.call(
-            _fail,
-            self.store,
-            result,
+        failed = functools.partial(
+            self.store.fail_job,
             job.job_id,
             self.owner,
             f"[{kind}] {result.error}",
             retry_after=retry_after,
         )
+        state = await self.call(_recorded, self.store, result, failed)
         self._finished(job, result, state or "lost")
 
     def _finished(self, job: Job, result: WindowResult | None, state: str) -> None:
