@@ -11,14 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gridvault.entsoe.areas import lookup_area
 from gridvault.entsoe.catalog import get_dataset
 from gridvault.errors import InputError
 from gridvault.store import Series, Store
-from gridvault.timegrid import utc
+from gridvault.store.buckets import Bucket, parse_bucket
+from gridvault.timegrid import length_bounds, parse_resolution, resolution_of_length, utc
 
+_US = 1_000_000
 #: Longest range one query may read without resampling (protects memory and the API).
 MAX_RAW_RANGE_DAYS = 366 * 11
 #: Stored columns of a raw record (the source document's id is the store's business).
@@ -105,7 +109,7 @@ def run_query(store: Store, spec: QuerySpec) -> pa.Table:
             published_before=spec.published_before,
             columns=RECORD_COLUMNS,
         )
-    return attach_series(table, series)
+    return attach_series(table, series, parse_bucket(spec.resample) if spec.resample else None)
 
 
 def read_outage_events(store: Store, spec: QuerySpec) -> pa.Table:
@@ -118,8 +122,33 @@ def read_outage_events(store: Store, spec: QuerySpec) -> pa.Table:
     return table.drop_columns([c for c in ("source",) if c in table.column_names])
 
 
-def attach_series(table: pa.Table, series: Sequence[Series]) -> pa.Table:
-    """Add dataset, area, unit, resolution and every dimension as columns (by series_id)."""
+def row_resolutions(resolution: pa.Array, start: pa.Array, end: pa.Array) -> pa.Array:
+    """Each row's resolution: its series' (``resolution``) when its interval has that
+    length, else its own (rows from before a series changed resolution, say hourly before
+    the 15-minute MTU), see :func:`gridvault.timegrid.resolution_of_length`."""
+    span = end.cast(pa.int64()).to_numpy(zero_copy_only=False) - start.cast(pa.int64()).to_numpy(
+        zero_copy_only=False
+    )
+    texts = resolution.to_numpy(zero_copy_only=False).astype(object)
+    for text in pc.unique(resolution).drop_null().to_pylist():
+        try:
+            low, high = length_bounds(parse_resolution(text))
+        except InputError:
+            continue
+        odd = (texts == text) & ((span < low * _US) | (span > high * _US))
+        for micros in np.unique(span[odd]).tolist():
+            texts[odd & (span == micros)] = resolution_of_length(micros / _US).iso
+    return pa.array(texts, pa.string())
+
+
+def attach_series(
+    table: pa.Table, series: Sequence[Series], bucket: Bucket | None = None
+) -> pa.Table:
+    """Add dataset, area, unit, resolution and every dimension as columns (by series_id).
+
+    A row's resolution is what it covers: the ``bucket``'s when resampled, else its
+    series' unless its interval has another length (see :func:`row_resolutions`).
+    """
     dim_names = sorted({k for s in series for k in s.dimensions})
     info = pa.table(
         {
@@ -136,6 +165,16 @@ def attach_series(table: pa.Table, series: Sequence[Series]) -> pa.Table:
         return pa.table({**{n: table[n] for n in table.column_names}, **empty})
     joined = table.join(info, keys="series_id", join_type="left outer", use_threads=False)
     order = list(table.column_names) + [c for c in info.column_names if c != "series_id"]
-    return joined.select(order).sort_by(
+    result = joined.select(order).sort_by(
         [("series_id", "ascending"), ("interval_start", "ascending")]
     )
+    at = result.column_names.index("resolution")
+    if bucket is not None:
+        shown = pa.repeat(pa.scalar(bucket.resolution, pa.string()), result.num_rows)
+    else:
+        shown = row_resolutions(
+            result["resolution"].combine_chunks(),
+            result["interval_start"].combine_chunks(),
+            result["interval_end"].combine_chunks(),
+        )
+    return result.set_column(at, "resolution", shown)

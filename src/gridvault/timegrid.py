@@ -83,6 +83,68 @@ def parse_resolution(text: str) -> Resolution:
     return resolution
 
 
+#: A local calendar interval measured in UTC is up to this much shorter or longer than its
+#: days (an hour at a DST change; two leave room for a double change).
+_DST_TOLERANCE = 2 * 3600
+
+
+@lru_cache(maxsize=64)
+def _month_span_days(months: int) -> tuple[int, int]:
+    """The fewest and most days ``months`` consecutive calendar months span."""
+    spans = [
+        (_add_months(first, months) - first).days
+        for year in range(2000, 2004)  # a leap year and three common ones
+        for month in range(1, 13)
+        for first in (datetime(year, month, 1, tzinfo=UTC),)
+    ]
+    return min(spans), max(spans)
+
+
+def length_bounds(resolution: Resolution) -> tuple[int, int]:
+    """The shortest and longest an interval of ``resolution`` lasts, in seconds.
+
+    Fixed resolutions have one length. A calendar step's length varies with the months it
+    spans (28-31 days) and, measured in UTC, across a DST change (a ``P1D`` is 23-25 hours;
+    the bounds allow two).
+
+    >>> length_bounds(parse_resolution("PT15M"))
+    (900, 900)
+    >>> [h // 3600 for h in length_bounds(parse_resolution("P1D"))]
+    [22, 26]
+    """
+    if not resolution.is_calendar:
+        return resolution.seconds, resolution.seconds
+    fewest, most = _month_span_days(resolution.months) if resolution.months else (0, 0)
+    base = resolution.days * 86_400 + resolution.seconds
+    return base + fewest * 86_400 - _DST_TOLERANCE, base + most * 86_400 + _DST_TOLERANCE
+
+
+#: The calendar resolutions an interval's length is matched against, shortest first (their
+#: lengths do not overlap).
+CALENDAR_STEPS = (
+    Resolution(days=1),
+    Resolution(days=7),
+    Resolution(months=1),
+    Resolution(months=3),
+    Resolution(months=12),
+)
+
+
+def resolution_of_length(seconds: float) -> Resolution:
+    """The resolution of an interval that lasts ``seconds``: a calendar step whose lengths
+    include it (``P1D`` for 23-25 hours, ``P1M`` for 28-31 days …), else its fixed length
+    (whole seconds, at least one).
+
+    >>> [resolution_of_length(s).iso for s in (900, 3600, 25 * 3600, 29 * 86400)]
+    ['PT15M', 'PT60M', 'P1D', 'P1M']
+    """
+    for step in CALENDAR_STEPS:
+        low, high = length_bounds(step)
+        if low <= seconds <= high:
+            return step
+    return Resolution(seconds=max(1, round(seconds)))
+
+
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
     """An IANA time zone, with a clear error for an unknown name."""

@@ -28,6 +28,7 @@ from gridvault.api.testing import SAMPLE_START, RunningApi, observations, run_ap
 from gridvault.logs import configure_logging
 from gridvault.services import Services
 from gridvault.settings import Settings
+from gridvault.store import SeriesKey
 
 T0 = SAMPLE_START
 H = timedelta(hours=1)
@@ -179,6 +180,60 @@ def test_resample_mean_and_ohlc(api: RunningApi) -> None:
         4.0,
         7.0,
     )
+
+
+def test_resampled_rows_show_the_bucket_as_their_resolution(api: RunningApi) -> None:
+    quarter_hours = {"dataset": "generation_actual_per_type", "area": "DE_LU", **UTC_DAY}
+    raw = get_json(api, **quarter_hours)["data"]
+    assert {row["resolution"] for row in raw} == {"PT15M"}
+    for bucket, resolution in (("1h", "PT60M"), ("1d", "P1D"), ("1mo", "P1M")):
+        rows = get_json(api, **quarter_hours, resample=bucket)["data"]
+        assert rows, bucket
+        assert {row["resolution"] for row in rows} == {resolution}, bucket
+    answer = api.reader.get(
+        DATA.format("generation_actual_per_type"),
+        params={"area": "DE_LU", **UTC_DAY, "resample": "1h", "format": "arrow"},
+    )
+    table = pa_ipc.open_stream(answer.content).read_all()
+    assert set(table["resolution"].to_pylist()) == {"PT60M"}
+
+
+def test_rows_from_before_a_resolution_switch_show_their_own(api: RunningApi) -> None:
+    # Actual load NL (a series of its own, no other test reads it): hourly until 2024-01-02,
+    # then quarter-hourly, as at the 15-minute MTU switch. The series' resolution is its
+    # newest; each row shows what it covers.
+    key = SeriesKey("entsoe", "load_actual", "NL", {}, "MW", "PT60M")
+    (sid,) = api.store.ensure_series([key])
+    switch = T0 + 24 * H
+    api.store.upsert_observations(observations(sid, T0, [40.0 + i for i in range(24)], H))
+    api.store.upsert_observations(
+        observations(sid, switch, [80.0 + i for i in range(8)], timedelta(minutes=15))
+    )
+    api.store.note_resolution(sid, "PT15M", switch + timedelta(hours=1, minutes=45))
+    query = {"area": "NL", "start": "2024-01-01T22:00Z", "end": "2024-01-02T01:00Z"}
+    rows = get_json(api, "load_actual", **query)["data"]
+    shown = [(row["interval_start"][11:16], row["resolution"]) for row in rows]
+    assert shown == [("22:00", "PT60M"), ("23:00", "PT60M")] + [
+        (f"{m // 60:02d}:{m % 60:02d}", "PT15M") for m in range(0, 60, 15)
+    ]
+    series = get_json(api, "load_actual", **query, layout="series")["series"]
+    assert [(s["resolution"], len(s["values"])) for s in series] == [("PT60M", 2), ("PT15M", 4)]
+    answer = api.reader.get(DATA.format("load_actual"), params={**query, "format": "csv"})
+    lines = pa_csv.read_csv(io.BytesIO(answer.content))
+    assert lines["resolution"].to_pylist() == [r for _, r in shown]
+    answer = api.reader.get(DATA.format("load_actual"), params={**query, "format": "arrow"})
+    table = pa_ipc.open_stream(answer.content).read_all()
+    assert table["resolution"].to_pylist() == [r for _, r in shown]
+    answer = api.reader.get(DATA.format("load_actual"), params={**query, "format": "parquet"})
+    table = pq.read_table(io.BytesIO(answer.content))
+    assert table["resolution"].to_pylist() == [r for _, r in shown]
+    # Resampled to hours, every bucket is an hour, whatever the rows inside it.
+    hourly = get_json(api, "load_actual", **query, resample="1h")["data"]
+    assert [(row["resolution"], row["count"]) for row in hourly] == [
+        ("PT60M", 1),
+        ("PT60M", 1),
+        ("PT60M", 4),
+    ]
 
 
 def test_calendar_buckets_follow_the_asked_zone(api: RunningApi) -> None:

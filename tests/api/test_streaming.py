@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
@@ -156,22 +158,28 @@ def flatten_series(body: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def forecast_table(query: DataQuery, lengths: list[int], flags: bool, gaps: bool) -> pa.Table:
-    """Rows of ``query``'s series, ``lengths[i]`` quarter-hours each (every third missing
-    with ``gaps``), publish times, some values missing or not finite."""
-    ids, starts, values = [], [], []
+def forecast_table(
+    query: DataQuery, lengths: list[int], flags: bool, gaps: bool, hourly: int = 0
+) -> pa.Table:
+    """Rows of ``query``'s series, ``lengths[i]`` each (every third missing with ``gaps``),
+    publish times, some values missing or not finite. A series' first ``hourly`` rows are
+    hours, the others quarter-hours (a switch to the 15-minute MTU)."""
+    ids, starts, ends, values = [], [], [], []
     for series_id, length in zip([s.series_id for s in query.series], lengths, strict=False):
         steps = [i for i in range(length) if not (gaps and i % 3 == 2)]
         ids += [series_id] * len(steps)
-        starts += [T0 + i * timedelta(minutes=15) for i in steps]
+        for i in steps:
+            step = timedelta(hours=1) if i < hourly else timedelta(minutes=15)
+            start = T0 + min(i, hourly) * timedelta(hours=1) + max(0, i - hourly) * step
+            starts.append(start)
+            ends.append(start + step)
     for i in range(len(ids)):
         values.append(None if i % 11 == 5 else float("nan") if i % 13 == 7 else round(i * 1.7, 1))
-    step = timedelta(minutes=15)
     table = pa.table(
         {
             "series_id": pa.array(ids, pa.int64()),
             "interval_start": pa.array(starts, TS),
-            "interval_end": pa.array([s + step for s in starts], TS),
+            "interval_end": pa.array(ends, TS),
             "value": pa.array(values, pa.float64()),
             "publish_time": pa.array([None if i % 4 == 0 else T0 for i in range(len(ids))], TS),
             "flags": pa.array([i % 2 if flags else 0 for i in range(len(ids))], pa.int32()),
@@ -187,28 +195,84 @@ def forecast_table(query: DataQuery, lengths: list[int], flags: bool, gaps: bool
     gaps=st.booleans(),
     tz=st.sampled_from([None, "Europe/Berlin"]),
     forecast=st.booleans(),
+    hourly=st.sampled_from([0, 0, 2, 30, 4000]),
 )
 @settings(deadline=None, max_examples=40)
 def test_the_series_layout_holds_the_rows_of_the_rows_layout(
-    *, lengths: list[int], cuts: list[int], flags: bool, gaps: bool, tz: str | None, forecast: bool
+    *,
+    lengths: list[int],
+    cuts: list[int],
+    flags: bool,
+    gaps: bool,
+    tz: str | None,
+    forecast: bool,
+    hourly: int,
 ) -> None:
     # Long series (5000 rows) are encoded in their own slices, short ones share a slice;
-    # chunks cut anywhere, so a series' object continues across chunks and slices.
+    # chunks cut anywhere, so a series' object continues across chunks and slices. Series
+    # that switch from hourly to quarter-hourly rows show each row's own resolution.
     dataset = get_dataset("load_forecast_day_ahead" if forecast else "load_actual")
     query = DataQuery(dataset, series(len(lengths)), T0, T0 + timedelta(days=60), tz=tz)
-    table = forecast_table(query, lengths, flags, gaps)
+    table = forecast_table(query, lengths, flags, gaps, hourly)
     bounds = sorted({0, table.num_rows, *(c for c in cuts if c < table.num_rows)})
     chunks = [table.slice(a, b - a) for a, b in itertools.pairwise(bounds)] or [table]
     rows = json.loads(b"".join(encode(Layout(query), "json", chunks)))
     compact = json.loads(b"".join(encode(Layout(query, "series"), "json", chunks)))
     assert flatten_series(compact) == rows["data"]
     assert compact["meta"] == rows["meta"] == {"rows": table.num_rows}
-    # One object per series that has rows, in series order, named once.
-    named = [obj["psr_type"] for obj in compact["series"]]
-    assert named == [f"B{i + 1:02d}" for i, n in enumerate(lengths) if n]
+    spans = [e - s for s, e in zip(table["interval_start"], table["interval_end"], strict=True)]
+    own = ["PT60M" if span.as_py() == timedelta(hours=1) else "PT15M" for span in spans]
+    assert [row["resolution"] for row in rows["data"]] == own
+    # One object per run of a series' rows of one resolution, in series order, named once.
+    runs = [(row["psr_type"], row["resolution"]) for row in rows["data"]]
+    named = [(obj["psr_type"], obj["resolution"]) for obj in compact["series"]]
+    assert named == [run for run, _ in itertools.groupby(runs)]
     columns = ["interval_start", "interval_end", "value"]
     columns += ["publish_time", "flags"] if forecast else ["flags"]
     assert all(obj["columns"] == columns for obj in compact["series"])
+    # Arrow (dictionaries growing across batches) and CSV show the same resolutions.
+    stream = pa.ipc.open_stream(b"".join(encode(Layout(query), "arrow", chunks))).read_all()
+    assert stream["resolution"].to_pylist() == own
+    text = b"".join(encode(Layout(query), "csv", chunks)).decode()
+    assert [line["resolution"] for line in csv.DictReader(io.StringIO(text))] == own
+
+
+def test_rows_before_a_resolution_switch_show_theirs_across_chunk_cuts() -> None:
+    query = DataQuery(get_dataset("load_actual"), series(2), T0, T0 + timedelta(days=60))
+    table = forecast_table(query, [5000, 3], flags=False, gaps=False, hourly=4000)
+    cuts = [1000, 4500, 5001]  # in the hourly rows, in the quarter-hours, in the next series
+    chunks = [table.slice(a, b - a) for a, b in itertools.pairwise([0, *cuts, table.num_rows])]
+    body = json.loads(b"".join(encode(Layout(query, "series"), "json", chunks)))
+    shape = [(o["psr_type"], o["resolution"], len(o["values"])) for o in body["series"]]
+    assert shape == [("B01", "PT60M", 4000), ("B01", "PT15M", 1000), ("B02", "PT60M", 3)]
+    hour = body["series"][0]["values"][-1]
+    assert hour[:2] == ["2024-06-15T15:00:00Z", "2024-06-15T16:00:00Z"]
+    arrow = pa.ipc.open_stream(b"".join(encode(Layout(query), "arrow", chunks))).read_all()
+    assert arrow["resolution"].type == pa.dictionary(pa.int16(), pa.string())
+    assert arrow["resolution"][3999:4001].to_pylist() == ["PT60M", "PT15M"]
+
+
+def test_resampled_rows_show_the_bucket_as_their_resolution() -> None:
+    daily = DataQuery(
+        get_dataset("load_actual"),
+        series(1),
+        T0,
+        T0 + timedelta(days=2),
+        resample=parse_bucket("1d"),
+    )
+    table = pa.table(
+        {
+            "series_id": pa.array([1, 1], pa.int64()),
+            "interval_start": pa.array([T0, T0 + timedelta(days=1)], TS),
+            "interval_end": pa.array([T0 + timedelta(days=1), T0 + timedelta(days=2)], TS),
+            "value": pa.array([1.0, 2.0]),
+            "count": pa.array([96, 96], pa.int64()),
+        }
+    )
+    rows = json.loads(b"".join(encode(Layout(daily), "json", [table])))["data"]
+    assert [row["resolution"] for row in rows] == ["P1D", "P1D"]  # the series is PT15M
+    arrow = pa.ipc.open_stream(b"".join(encode(Layout(daily), "arrow", [table]))).read_all()
+    assert arrow["resolution"].to_pylist() == ["P1D", "P1D"]
 
 
 def test_an_empty_answer_in_the_series_layout() -> None:

@@ -16,6 +16,7 @@ from gridvault.cli.main import main
 from gridvault.demo import ENTSOE_DIR, TIMESERIES_DIR
 
 NL_PRICES = ENTSOE_DIR / "A44_day_ahead_prices_NL_2024-09-02_PT60M.xml"
+ES_SWITCH = ENTSOE_DIR / "A44_day_ahead_prices_ES_2025-09-29_to_10-02_PT60M_to_PT15M_switch.xml"
 FI_2019 = TIMESERIES_DIR / "entsoe_fi" / "dayahead_prices_FI_2019.csv"
 
 
@@ -102,6 +103,23 @@ def test_query_reads_back_exact_values_in_local_and_utc_time(
     assert lines[1].startswith("2019-10-27T03:00:00+03:00,2019-10-27T03:00:00+02:00")
 
 
+def test_rows_show_their_own_resolution_across_the_15_minute_switch(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Real ES day-ahead prices: hourly until the 2025-10-01 delivery day, quarter-hourly from
+    # it. One series; its resolution is its newest, PT15M.
+    run(capsys, "import", "entsoe", str(ES_SWITCH))
+    window = ["--area", "ES", "--start", "2025-09-30T21:00Z", "--end", "2025-09-30T22:30Z"]
+    code, out, _ = run(capsys, "query", "day_ahead_prices", *window, "--format", "jsonl")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["interval_start"][11:16], r["resolution"]) for r in rows] == [
+        ("21:00", "PT60M"),
+        ("22:00", "PT15M"),
+        ("22:15", "PT15M"),
+    ]
+
+
 def test_query_resample_and_parquet(
     db_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -128,6 +146,7 @@ def test_query_resample_and_parquet(
     assert day["interval_start"] == "2019-03-30T22:00:00Z"  # Helsinki midnight, EET
     assert day["interval_end"] == "2019-03-31T21:00:00Z"  # 23-hour day
     assert day["count"] == 23
+    assert day["resolution"] == "P1D"  # the bucket's; the series is hourly
     target = tmp_path / "out.parquet"
     done = subprocess.run(
         [

@@ -6,6 +6,7 @@ failed, or upstream "no data" / not in the upstream's answer."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,13 @@ from gridvault.settings import Settings
 from gridvault.sources.entsoe_client import RetryPolicy
 from gridvault.sources.ratelimit import LocalRateLimiter
 from gridvault.store import Store
-from gridvault.timegrid import Resolution
+from gridvault.timegrid import (
+    Resolution,
+    grid,
+    length_bounds,
+    parse_resolution,
+    resolution_of_length,
+)
 
 TOKEN = "coverage-test-token"  # noqa: S105 - the emulator token
 FAST = RetryPolicy(attempts=1, backoff_base=0.001, backoff_cap=0.002)
@@ -183,6 +190,26 @@ def test_schedule_derived_from_stored_interval_lengths() -> None:
     day_ends = np.array([23 * H, 47 * H, 72 * H], dtype=np.int64)
     assert [r.iso for _, r in derive_schedule(day_starts, day_ends) or ()] == ["P1D"]
     assert derive_schedule(np.zeros(0, np.int64), np.zeros(0, np.int64)) is None
+
+
+@given(
+    resolution=st.sampled_from(["PT15M", "PT30M", "PT60M", "P1D", "P7D", "P1M", "P3M", "P1Y"]),
+    tz=st.sampled_from(["UTC", "Europe/Berlin", "Europe/Helsinki", "America/St_Johns"]),
+    minutes=st.integers(min_value=0, max_value=70 * 365 * 1440),
+)
+@settings(deadline=None, max_examples=60)
+def test_every_interval_of_a_grid_is_told_its_resolution_by_its_length(
+    resolution: str, tz: str, minutes: int
+) -> None:
+    # Local days of 23-25 h, months of 28-31 days, leap years: the length names the step.
+    step = parse_resolution(resolution)
+    begin = datetime(1990, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+    end = begin + (timedelta(days=800) if step.is_calendar else timedelta(days=3))
+    for first, stop in itertools.islice(grid(begin, end, step, tz), 400):
+        seconds = (stop - first).total_seconds()
+        assert resolution_of_length(seconds) == step, (first, stop)
+        low, high = length_bounds(step)
+        assert low <= seconds <= high
 
 
 def test_catalog_rule_only_for_sdac_sequence_one() -> None:

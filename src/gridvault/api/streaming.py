@@ -13,10 +13,11 @@ a chunk, a few slices in flight. A slice holds one series where series are long,
 series' attributes are one constant text; times and numbers come from
 :mod:`gridvault.api.texts` (RFC 3339, ``…Z`` in UTC, ``…+01:00`` when a time zone is asked
 for, each distinct instant of a chunk formatted once). Every row carries what it is —
-dataset, area, unit, resolution and the series' dimensions — as in
-:func:`gridvault.query.attach_series`; Arrow and Parquet carry those as dictionary columns
-(one copy per distinct value), JSON in the series layout once per series (an object with
-the attributes, ``columns`` and ``values``: a row is an array, a quarter of the bytes).
+dataset, area, unit, the series' dimensions and the resolution of its own interval (the
+bucket's when resampled) — as in :func:`gridvault.query.attach_series`; Arrow and Parquet
+carry those as dictionary columns (one copy per distinct value), JSON in the series layout
+once per series and resolution (an object with the attributes, ``columns`` and
+``values``: a row is an array, a quarter of the bytes).
 Encoded JSON/CSV leaves as views of Arrow buffers, uncopied.
 
 Cursor paging: a page ends after ``limit`` rows and the cursor says where the next page
@@ -32,6 +33,7 @@ import io
 import itertools
 import json
 import math
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -48,10 +50,10 @@ import pyarrow.parquet as pq
 
 from gridvault.api.texts import ChunkTimes, constant_text, format_times, json_numbers
 from gridvault.entsoe.catalog import Dataset
-from gridvault.errors import InputError
+from gridvault.errors import GridvaultError, InputError
 from gridvault.store import Series, Store
 from gridvault.store.buckets import Bucket
-from gridvault.timegrid import parse_resolution, rfc3339, utc
+from gridvault.timegrid import length_bounds, parse_resolution, resolution_of_length, rfc3339, utc
 
 FORMATS = ("json", "csv", "parquet", "arrow")
 MEDIA_TYPES = {
@@ -65,6 +67,7 @@ MEDIA_TYPES = {
 STREAMING_FORMATS = ("json", "csv", "arrow")
 
 _UTC_TS = pa.timestamp("us", tz="UTC")
+_US = 1_000_000
 _T = TypeVar("_T")
 _ENCODE_ROWS = 65_536  # slice size for encoding: large enough to amortise, small for caches
 _LONG_SERIES = 16  # a series of at least _ENCODE_ROWS / 16 rows is encoded in its own slices
@@ -318,6 +321,28 @@ def read_page(
 # -- encoding ------------------------------------------------------------------------------
 
 
+def _length_bounds(
+    resolutions: Sequence[str | None],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Per resolution, the shortest and longest interval in µs, and whether rows are
+    checked against them (not for None or a resolution that does not parse)."""
+    low, high = np.zeros(len(resolutions), np.int64), np.zeros(len(resolutions), np.int64)
+    checked = np.zeros(len(resolutions), bool)
+    for i, text in enumerate(resolutions):
+        try:
+            bounds = length_bounds(parse_resolution(text)) if text else None
+        except InputError:
+            bounds = None
+        if bounds is not None:
+            low[i], high[i], checked[i] = bounds[0] * _US, bounds[1] * _US, True
+    return low, high, checked
+
+
+def _micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
+    """Microseconds since the epoch of a time column without nulls."""
+    return column.cast(pa.int64()).to_numpy()  # type: ignore[no-any-return]
+
+
 def _string_bytes(array: pa.Array) -> Piece:
     """The concatenated UTF-8 of a string array: a view of its data, nothing copied."""
     if len(array) == 0:
@@ -365,12 +390,15 @@ class Layout:
         self.ids = np.array([s.series_id for s in self.series], dtype=np.int64)
         dim_names = sorted({k for s in self.series for k in s.dimensions})
         self.attribute_names = ["dataset", "area", "unit", "resolution", *dim_names]
+        bucket = query.resample.resolution if query.resample is not None else None
+        #: The attributes rows show: one entry per series (index as :attr:`series`), then
+        #: *variants* added as rows need them (see :meth:`runs`), never removed or moved.
         self.attributes: list[dict[str, str | None]] = [
             {
                 "dataset": s.dataset,
                 "area": s.area,
                 "unit": s.unit,
-                "resolution": s.resolution,
+                "resolution": bucket or s.resolution,
                 **{name: s.dimensions.get(name) for name in dim_names},
             }
             for s in self.series
@@ -382,47 +410,126 @@ class Layout:
             *self.value_columns,
             *self.attribute_names,
         ]
-        # JSON: the constant tail of every row of a series, escaped once.
-        self._json_tail = pa.array(
-            [
-                "," + json.dumps(attrs, separators=(",", ":"), ensure_ascii=False)[1:]
-                for attrs in self.attributes
-            ],
-            pa.string(),
+        # A raw row's resolution is its own interval's: rows of a series that changed
+        # resolution (hourly before the 15-minute MTU, say) show the one they have. Each
+        # series' interval lengths in µs, from its resolution; resampled rows are buckets.
+        self._low, self._high, self._checked = _length_bounds(
+            [None if bucket else s.resolution for s in self.series]
         )
-        # JSON series layout: the text that opens each series' object, up to its first row.
+        self._variants: dict[tuple[int, str], int] = {}
+        self._lock = threading.Lock()
+        # JSON: the constant tail of each row (rows layout) and the opening of each series'
+        # object (series layout), escaped once per attributes entry.
         columns = json.dumps(self.columns[: 2 + len(self.value_columns)], separators=(",", ":"))
-        self._json_heads = [
-            json.dumps(attrs, separators=(",", ":"), ensure_ascii=False)[:-1]
-            + f',"columns":{columns},"values":['
-            for attrs in self.attributes
+        self._json_values_key = f',"columns":{columns},"values":['
+        self._tails: list[str] = []
+        self._json_heads: list[str] = []
+        self._tail_array = pa.array([], pa.string())
+        # Arrow: each attribute's distinct values (in the order met) and each entry's code.
+        self._distinct: list[dict[str, int]] = [{} for _ in self.attribute_names]
+        self._codes: list[list[int]] = [[] for _ in self.attribute_names]
+        self._code_arrays: list[tuple[pa.Array, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+        small = len(self.series) < 128
+        self._index_types = [
+            (pa.int16() if small else pa.int32())
+            if name == "resolution"  # its distinct values grow with the variants
+            else (pa.int8() if small else pa.int32())
+            for name in self.attribute_names
         ]
-        index_type = pa.int8() if len(self.series) < 128 else pa.int32()
-        self._dictionaries: list[tuple[pa.Array, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
-        for name in self.attribute_names:
-            values = [attrs[name] for attrs in self.attributes]
-            distinct = sorted({v for v in values if v is not None})
-            position = {v: i for i, v in enumerate(distinct)}
-            codes = np.array(
-                [position.get(v, 0) if v is not None else 0 for v in values],
-                dtype=index_type.to_pandas_dtype(),
-            )
-            valid = np.array([v is not None for v in values])
-            self._dictionaries.append((pa.array(distinct, pa.string()), codes, valid))
-        self._index_type = index_type
+        for position in range(len(self.attributes)):
+            self._derive(position)
+
+    def _derive(self, position: int) -> None:
+        """The texts and codes of ``attributes[position]``; call with the lock held once the
+        layout is shared."""
+        attrs = self.attributes[position]
+        text = json.dumps(attrs, separators=(",", ":"), ensure_ascii=False)
+        self._tails.append("," + text[1:])
+        self._json_heads.append(text[:-1] + self._json_values_key)
+        for k, name in enumerate(self.attribute_names):
+            value = attrs[name]
+            if value is not None and value not in self._distinct[k]:
+                limit = np.iinfo(self._index_types[k].to_pandas_dtype()).max
+                if len(self._distinct[k]) > limit:
+                    raise GridvaultError(
+                        f"more than {limit} distinct {name} values in one answer; ask for "
+                        "fewer series or a shorter range"
+                    )
+                self._distinct[k][value] = len(self._distinct[k])
+            self._codes[k].append(-1 if value is None else self._distinct[k][value])
+
+    def _variant(self, series: int, resolution: str) -> int:
+        """The attributes entry of series ``series`` with another resolution (added once)."""
+        key = (series, resolution)
+        with self._lock:
+            found = self._variants.get(key)
+            if found is None:
+                found = len(self.attributes)
+                self.attributes.append({**self.attributes[series], "resolution": resolution})
+                self._derive(found)
+                self._variants[key] = found
+            return found
+
+    def _tail_texts(self) -> pa.Array:
+        """:attr:`_tails` as an Arrow array (rebuilt after variants were added)."""
+        with self._lock:
+            if len(self._tail_array) != len(self._tails):
+                self._tail_array = pa.array(self._tails, pa.string())
+            return self._tail_array
+
+    def _dictionaries(self) -> list[tuple[pa.Array, np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+        """Per attribute: its dictionary, each entry's code and whether it has a value."""
+        with self._lock:
+            if not self._code_arrays or len(self._code_arrays[0][1]) != len(self.attributes):
+                self._code_arrays = [
+                    (
+                        pa.array(list(distinct), pa.string()),
+                        np.maximum(np.array(codes), 0).astype(index.to_pandas_dtype()),
+                        np.array(codes) >= 0,
+                    )
+                    for distinct, codes, index in zip(
+                        self._distinct, self._codes, self._index_types, strict=True
+                    )
+                ]
+            return self._code_arrays
 
     def runs(
         self, table: pa.Table | pa.RecordBatch
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """The runs of rows of one series: index into :attr:`series` and length of each."""
+        """The runs of rows with the same attributes: index into :attr:`attributes` and
+        length of each.
+
+        Rows come sorted by series. A run is a series' rows, cut where rows' intervals are
+        not of the series' resolution: those show their own (a variant of the series'
+        attributes, see :func:`gridvault.timegrid.resolution_of_length`).
+        """
         ids: np.ndarray[Any, Any] = table.column("series_id").to_numpy()
         if len(ids) == 0:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
         starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
-        return np.searchsorted(self.ids, ids[starts]), np.diff(np.append(starts, len(ids)))
+        index = np.searchsorted(self.ids, ids[starts])
+        lengths = np.diff(np.append(starts, len(ids)))
+        if not self._checked[index].any():
+            return index, lengths
+        span = _micros(table.column("interval_end")) - _micros(table.column("interval_start"))
+        if len(index) == 1:
+            odd = (span < self._low[index[0]]) | (span > self._high[index[0]])
+        else:
+            odd = (span < np.repeat(self._low[index], lengths)) | (
+                span > np.repeat(self._high[index], lengths)
+            )
+        if not odd.any():
+            return index, lengths
+        rows = np.repeat(index, lengths)
+        at = np.flatnonzero(odd)
+        for series, micros in sorted(set(zip(rows[at].tolist(), span[at].tolist(), strict=True))):
+            variant = self._variant(series, resolution_of_length(micros / _US).iso)
+            rows[at[(rows[at] == series) & (span[at] == micros)]] = variant
+        starts = np.concatenate(([0], np.flatnonzero(rows[1:] != rows[:-1]) + 1))
+        return rows[starts], np.diff(np.append(starts, len(rows)))
 
     def positions(self, table: pa.Table | pa.RecordBatch) -> np.ndarray[Any, Any]:
-        """Index into :attr:`series` of each row (rows come in runs of one series)."""
+        """Index into :attr:`attributes` of each row."""
         return np.repeat(*self.runs(table))
 
     def arrow_schema(self) -> pa.Schema:
@@ -433,8 +540,8 @@ class Layout:
             typ = ts if name == "publish_time" else base.field(name).type
             fields.append(pa.field(name, typ))
         fields.extend(
-            pa.field(name, pa.dictionary(self._index_type, pa.string()))
-            for name in self.attribute_names
+            pa.field(name, pa.dictionary(index, pa.string()))
+            for name, index in zip(self.attribute_names, self._index_types, strict=True)
         )
         return pa.schema(fields)
 
@@ -446,7 +553,7 @@ class Layout:
         for name in ("interval_start", "interval_end", *self.value_columns):
             column = batch.column(name)
             arrays.append(column.cast(schema.field(name).type))
-        for dictionary, codes, valid in self._dictionaries:
+        for dictionary, codes, valid in self._dictionaries():
             missing = ~valid[series]
             arrays.append(
                 pa.DictionaryArray.from_arrays(
@@ -525,9 +632,9 @@ class Layout:
         """One string per row: ``,{"interval_start":…}`` (leading comma, no newline)."""
         positions = self.positions(batch)
         if positions[0] == positions[-1]:  # sorted by series: one series in this batch
-            tail: pa.Array | str = self._json_tail[int(positions[0])].as_py()
+            tail: pa.Array | str = self._tails[int(positions[0])]
         else:
-            tail = self._json_tail.take(pa.array(positions))
+            tail = self._tail_texts().take(pa.array(positions))
         # The row's end goes into the number texts only when short: the series' attributes
         # (the tail) would make a table of texts per series.
         parts = self._json_values(batch, times, "")
@@ -540,11 +647,12 @@ class Layout:
         """The batch in the series layout: ``[start,end,value…]`` per row, each series' rows
         in the ``values`` of an object that names the series once.
 
-        ``open_series`` is the index (into :attr:`series`) of the series whose object the
-        batch before left open (None at the start): rows of that series continue its
-        ``values``; any other series closes the open object and opens its own. The rows are
-        written in one piece, each with a leading comma, and cut where a series starts (its
-        opening goes in between, its first row loses the comma): pieces are views.
+        ``open_series`` is the index (into :attr:`attributes`) of the object the batch
+        before left open (None at the start): rows with those attributes continue its
+        ``values``; other rows close the open object and open their own (a series' rows of
+        another resolution too: each object names one). The rows are written in one piece,
+        each with a leading comma, and cut where an object starts (its opening goes in
+        between, its first row loses the comma): pieces are views.
         """
         series, lengths = self.runs(batch)
         text = _joined(self._json_values(batch, times, "]"), batch.num_rows)
@@ -567,8 +675,8 @@ class Layout:
         return pieces
 
     def _opening(self, index: int, *, first: bool) -> str:
-        """The text that opens series ``index``'s object up to its first row (and closes the
-        object before it unless ``first``)."""
+        """The text that opens the object of ``attributes[index]`` up to its first row (and
+        closes the object before it unless ``first``)."""
         return ("" if first else "]},") + self._json_heads[index]
 
     def to_csv_table(self, batch: pa.RecordBatch, times: ChunkTimes | None = None) -> pa.Table:
@@ -771,8 +879,7 @@ def _with_open_series(
     open_series: int | None = None
     for batch, times in _with_times(layout, tables, quote=True):
         yield batch, times, open_series
-        last = batch.column("series_id")[batch.num_rows - 1].as_py()
-        open_series = int(np.searchsorted(layout.ids, last))
+        open_series = int(layout.runs(batch.slice(batch.num_rows - 1, 1))[0][0])
 
 
 def _encode_csv(
@@ -792,7 +899,9 @@ def _encode_csv(
 
 def _encode_arrow(layout: Layout, tables: Iterable[pa.Table]) -> Iterator[Piece]:
     drain = _Drain()
-    with pa_ipc.new_stream(drain, layout.arrow_schema()) as writer:
+    # A dictionary grows when rows of another resolution appear: a delta, not a new copy.
+    options = pa_ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+    with pa_ipc.new_stream(drain, layout.arrow_schema(), options=options) as writer:
         for batch in _batches(tables, 1 << 20):  # Arrow needs no per-value work: big slices
             if batch.num_rows:
                 writer.write_batch(layout.to_arrow(batch))

@@ -43,7 +43,17 @@ from gridvault.pipeline.collect import ACTUAL_KINDS, AreaSpec, parse_areas
 from gridvault.pipeline.series_map import SOURCE
 from gridvault.store import Series, Store
 from gridvault.store.collection_state import WindowOutcome, window_outcomes
-from gridvault.timegrid import Resolution, parse_resolution, parse_time, rfc3339, utc, zone
+from gridvault.timegrid import (
+    CALENDAR_STEPS,
+    Resolution,
+    length_bounds,
+    parse_resolution,
+    parse_time,
+    resolution_of_length,
+    rfc3339,
+    utc,
+    zone,
+)
 
 #: Longer ranges are refused: nothing is published before 2014, and a plan that long is a typo.
 MAX_RANGE_YEARS = 30
@@ -62,18 +72,13 @@ NOT_SDAC = frozenset({"CH", "GB", "RS", "ME", "MK", "AL", "BA", "XK", "UA", "MD"
 
 Schedule = tuple[tuple[datetime | None, Resolution], ...]
 _US = 1_000_000
-_HOUR_US = 3600 * _US
-_DAY_US = 24 * _HOUR_US
+_DAY_US = 86_400 * _US
 # Shorter runs of one interval length do not make a schedule change (an odd hourly value
 # in a quarter-hour series is a glitch, not a new resolution).
 _MIN_RUN_INTERVALS = 8
-# Calendar classes of interval lengths (DST makes days 23-25 h, months 28-31 days).
-_CALENDAR = (
-    (22 * _HOUR_US, 26 * _HOUR_US, Resolution(days=1)),
-    (7 * _DAY_US - 2 * _HOUR_US, 7 * _DAY_US + 2 * _HOUR_US, Resolution(days=7)),
-    (28 * _DAY_US - 2 * _HOUR_US, 31 * _DAY_US + 2 * _HOUR_US, Resolution(months=1)),
-    (89 * _DAY_US - 2 * _HOUR_US, 92 * _DAY_US + 2 * _HOUR_US, Resolution(months=3)),
-    (365 * _DAY_US - 2 * _HOUR_US, 366 * _DAY_US + 2 * _HOUR_US, Resolution(months=12)),
+# Calendar classes of interval lengths in µs (DST makes days 23-25 h, months 28-31 days).
+_CALENDAR = tuple(
+    (low * _US, high * _US, step) for step in CALENDAR_STEPS for low, high in (length_bounds(step),)
 )
 
 
@@ -301,10 +306,7 @@ def _classify_lengths(lengths_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64
 
 
 def _resolution_of(code: int) -> Resolution:
-    if code < 0:
-        return _CALENDAR[-1 - code][2]
-    seconds = max(1, round(code / _US))
-    return Resolution(seconds=seconds)
+    return _CALENDAR[-1 - code][2] if code < 0 else resolution_of_length(code / _US)
 
 
 def derive_schedule(

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from gridvault.errors import InputError
+from gridvault.timegrid import Resolution
 
 AGGREGATIONS = ("mean", "min", "max", "sum", "first", "last", "ohlc", "count")
 
@@ -22,6 +23,13 @@ _CALENDAR = {
     "1mo": ("month", "1 month"),
     "1q": ("quarter", "3 months"),
     "1y": ("year", "1 year"),
+}
+_CALENDAR_RESOLUTIONS = {
+    "day": "P1D",
+    "week": "P7D",
+    "month": "P1M",
+    "quarter": "P3M",
+    "year": "P1Y",
 }
 _FIXED = re.compile(r"^(\d+)(s|sec|min|m|h)$")
 _UNIT_SECONDS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600}
@@ -39,6 +47,13 @@ class Bucket:
     @property
     def is_calendar(self) -> bool:
         return self.unit is not None
+
+    @property
+    def resolution(self) -> str:
+        """The bucket as an ISO 8601 resolution, as series name theirs (``PT60M``, ``P1D``)."""
+        if self.seconds is not None:
+            return Resolution(seconds=self.seconds).iso
+        return _CALENDAR_RESOLUTIONS[self.unit or "day"]
 
 
 def parse_bucket(text: str) -> Bucket:

@@ -88,10 +88,12 @@ _DATA_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": (
             'JSON `{"data": [rows], "meta": {…}}`, CSV, Arrow IPC stream or Parquet; each row '
-            "has interval_start, interval_end, the value(s), the series' dataset, area, unit, "
-            'resolution and dimensions. With layout=series, JSON is `{"series": [{dataset, '
-            'area, unit, resolution, dimensions…, "columns": [names], "values": [[row], …]}], '
-            '"meta": {…}}`: the attributes of a series once, each row an array of the columns.'
+            "has interval_start, interval_end, the value(s), the series' dataset, area, unit "
+            "and dimensions, and the resolution of its interval (the bucket's when resampled; "
+            "rows from before a series changed resolution show theirs). With layout=series, "
+            'JSON is `{"series": [{dataset, area, unit, resolution, dimensions…, "columns": '
+            '[names], "values": [[row], …]}], "meta": {…}}`: the attributes of a series once '
+            "(once per stretch of one resolution), each row an array of the columns."
         ),
         "content": {media: {} for media in MEDIA_TYPES.values()},
     },
@@ -173,8 +175,9 @@ async def get_data(
 ) -> Response:
     """Values of the dataset's stored series in the areas, ``[start, end)``.
 
-    Rows are ordered by series, then time; each names its dataset, area, unit, resolution
-    and dimensions. Large answers stream; Parquet is limited in size (use Arrow to stream).
+    Rows are ordered by series, then time; each names its dataset, area, unit, dimensions
+    and the resolution of its own interval. Large answers stream; Parquet is limited in size
+    (use Arrow to stream).
     """
     reject_unknown_parameters(request, _DATA_PARAMETERS)
     check_layout(fmt, layout)
