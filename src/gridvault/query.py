@@ -136,8 +136,9 @@ def row_resolutions(resolution: pa.Array, start: pa.Array, end: pa.Array) -> pa.
         except InputError:
             continue
         odd = (texts == text) & ((span < low * _US) | (span > high * _US))
-        for micros in np.unique(span[odd]).tolist():
-            texts[odd & (span == micros)] = resolution_of_length(micros / _US).iso
+        lengths, which = np.unique(span[odd], return_inverse=True)
+        shown = [resolution_of_length(micros / _US).iso for micros in lengths.tolist()]
+        texts[odd] = np.array(shown, dtype=object)[which.reshape(-1)]
     return pa.array(texts, pa.string())
 
 

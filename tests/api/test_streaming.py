@@ -23,7 +23,7 @@ from gridvault.api.streaming import (
     plan_chunks,
 )
 from gridvault.entsoe.catalog import get_dataset
-from gridvault.errors import InputError
+from gridvault.errors import GridvaultError, InputError
 from gridvault.store import Series
 from gridvault.store.buckets import parse_bucket
 
@@ -159,11 +159,18 @@ def flatten_series(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def forecast_table(
-    query: DataQuery, lengths: list[int], flags: bool, gaps: bool, hourly: int = 0
+    query: DataQuery,
+    lengths: list[int],
+    flags: bool,
+    gaps: bool,
+    *,
+    hourly: int = 0,
+    glitch: bool = False,
 ) -> pa.Table:
     """Rows of ``query``'s series, ``lengths[i]`` each (every third missing with ``gaps``),
     publish times, some values missing or not finite. A series' first ``hourly`` rows are
-    hours, the others quarter-hours (a switch to the 15-minute MTU)."""
+    hours, the others quarter-hours (a switch to the 15-minute MTU); with ``glitch`` the
+    middle row of a series lasts twice its step."""
     ids, starts, ends, values = [], [], [], []
     for series_id, length in zip([s.series_id for s in query.series], lengths, strict=False):
         steps = [i for i in range(length) if not (gaps and i % 3 == 2)]
@@ -172,7 +179,7 @@ def forecast_table(
             step = timedelta(hours=1) if i < hourly else timedelta(minutes=15)
             start = T0 + min(i, hourly) * timedelta(hours=1) + max(0, i - hourly) * step
             starts.append(start)
-            ends.append(start + step)
+            ends.append(start + step * (2 if glitch and i == length // 2 else 1))
     for i in range(len(ids)):
         values.append(None if i % 11 == 5 else float("nan") if i % 13 == 7 else round(i * 1.7, 1))
     table = pa.table(
@@ -196,6 +203,7 @@ def forecast_table(
     tz=st.sampled_from([None, "Europe/Berlin"]),
     forecast=st.booleans(),
     hourly=st.sampled_from([0, 0, 2, 30, 4000]),
+    glitch=st.booleans(),
 )
 @settings(deadline=None, max_examples=40)
 def test_the_series_layout_holds_the_rows_of_the_rows_layout(
@@ -207,13 +215,15 @@ def test_the_series_layout_holds_the_rows_of_the_rows_layout(
     tz: str | None,
     forecast: bool,
     hourly: int,
+    glitch: bool,
 ) -> None:
     # Long series (5000 rows) are encoded in their own slices, short ones share a slice;
     # chunks cut anywhere, so a series' object continues across chunks and slices. Series
-    # that switch from hourly to quarter-hourly rows show each row's own resolution.
+    # that switch from hourly to quarter-hourly rows, and a row of another length amid a
+    # series, show each row's own resolution.
     dataset = get_dataset("load_forecast_day_ahead" if forecast else "load_actual")
     query = DataQuery(dataset, series(len(lengths)), T0, T0 + timedelta(days=60), tz=tz)
-    table = forecast_table(query, lengths, flags, gaps, hourly)
+    table = forecast_table(query, lengths, flags, gaps, hourly=hourly, glitch=glitch)
     bounds = sorted({0, table.num_rows, *(c for c in cuts if c < table.num_rows)})
     chunks = [table.slice(a, b - a) for a, b in itertools.pairwise(bounds)] or [table]
     rows = json.loads(b"".join(encode(Layout(query), "json", chunks)))
@@ -221,7 +231,7 @@ def test_the_series_layout_holds_the_rows_of_the_rows_layout(
     assert flatten_series(compact) == rows["data"]
     assert compact["meta"] == rows["meta"] == {"rows": table.num_rows}
     spans = [e - s for s, e in zip(table["interval_start"], table["interval_end"], strict=True)]
-    own = ["PT60M" if span.as_py() == timedelta(hours=1) else "PT15M" for span in spans]
+    own = [f"PT{span.as_py() // timedelta(minutes=1)}M" for span in spans]
     assert [row["resolution"] for row in rows["data"]] == own
     # One object per run of a series' rows of one resolution, in series order, named once.
     runs = [(row["psr_type"], row["resolution"]) for row in rows["data"]]
@@ -287,3 +297,27 @@ def test_an_unknown_layout_is_an_input_error() -> None:
     query = DataQuery(get_dataset("load_actual"), series(1), T0, T0 + timedelta(days=1))
     with pytest.raises(InputError, match="unknown layout 'columns'; use one of rows, series"):
         Layout(query, "columns")
+
+
+def test_irregular_intervals_are_shown_as_they_are_and_arrow_says_when_they_are_too_many() -> None:
+    # 33,000 rows of as many lengths: JSON shows each (no quadratic work per distinct
+    # length); Arrow's int16 dictionary of resolutions cannot hold them and says so.
+    query = DataQuery(get_dataset("load_actual"), series(1), T0, T0 + timedelta(days=40_000))
+    count = 33_000
+    starts = [T0 + timedelta(days=i) for i in range(count)]
+    table = pa.table(
+        {
+            "series_id": pa.array([1] * count, pa.int64()),
+            "interval_start": pa.array(starts, TS),
+            "interval_end": pa.array(
+                [s + timedelta(seconds=61 + i) for i, s in enumerate(starts)], TS
+            ),
+            "value": pa.array([1.0] * count),
+            "flags": pa.array([0] * count, pa.int32()),
+        }
+    )
+    rows = json.loads(b"".join(encode(Layout(query), "json", [table])))["data"]
+    assert [row["resolution"] for row in rows[:2]] == ["PT61S", "PT62S"]
+    assert rows[-1]["resolution"] == "PT551M"  # 33,060 s
+    with pytest.raises(GridvaultError, match=r"distinct resolution values .* format=json"):
+        b"".join(encode(Layout(query), "arrow", [table]))

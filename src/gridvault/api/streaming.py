@@ -449,12 +449,6 @@ class Layout:
         for k, name in enumerate(self.attribute_names):
             value = attrs[name]
             if value is not None and value not in self._distinct[k]:
-                limit = np.iinfo(self._index_types[k].to_pandas_dtype()).max
-                if len(self._distinct[k]) > limit:
-                    raise GridvaultError(
-                        f"more than {limit} distinct {name} values in one answer; ask for "
-                        "fewer series or a shorter range"
-                    )
                 self._distinct[k][value] = len(self._distinct[k])
             self._codes[k].append(-1 if value is None else self._distinct[k][value])
 
@@ -481,6 +475,15 @@ class Layout:
         """Per attribute: its dictionary, each entry's code and whether it has a value."""
         with self._lock:
             if not self._code_arrays or len(self._code_arrays[0][1]) != len(self.attributes):
+                for distinct, index, name in zip(
+                    self._distinct, self._index_types, self.attribute_names, strict=True
+                ):
+                    if len(distinct) > np.iinfo(index.to_pandas_dtype()).max + 1:
+                        raise GridvaultError(
+                            f"more than {len(distinct) - 1} distinct {name} values in one "
+                            "answer for Arrow's dictionary; ask for fewer series, a shorter "
+                            "range or format=json"
+                        )
                 self._code_arrays = [
                     (
                         pa.array(list(distinct), pa.string()),
@@ -522,9 +525,12 @@ class Layout:
             return index, lengths
         rows = np.repeat(index, lengths)
         at = np.flatnonzero(odd)
-        for series, micros in sorted(set(zip(rows[at].tolist(), span[at].tolist(), strict=True))):
-            variant = self._variant(series, resolution_of_length(micros / _US).iso)
-            rows[at[(rows[at] == series) & (span[at] == micros)]] = variant
+        pairs, which = np.unique(np.stack([rows[at], span[at]]), axis=1, return_inverse=True)
+        variants = [
+            self._variant(series, resolution_of_length(micros / _US).iso)
+            for series, micros in zip(*pairs.tolist(), strict=True)
+        ]
+        rows[at] = np.array(variants)[which.reshape(-1)]
         starts = np.concatenate(([0], np.flatnonzero(rows[1:] != rows[:-1]) + 1))
         return rows[starts], np.diff(np.append(starts, len(rows)))
 
@@ -630,11 +636,11 @@ class Layout:
 
     def to_json_rows(self, batch: pa.RecordBatch, times: ChunkTimes | None = None) -> pa.Array:
         """One string per row: ``,{"interval_start":…}`` (leading comma, no newline)."""
-        positions = self.positions(batch)
-        if positions[0] == positions[-1]:  # sorted by series: one series in this batch
-            tail: pa.Array | str = self._tails[int(positions[0])]
+        index, lengths = self.runs(batch)
+        if len(index) == 1:  # one series (of one resolution) in this batch
+            tail: pa.Array | str = self._tails[int(index[0])]
         else:
-            tail = self._tail_texts().take(pa.array(positions))
+            tail = self._tail_texts().take(pa.array(np.repeat(index, lengths)))
         # The row's end goes into the number texts only when short: the series' attributes
         # (the tail) would make a table of texts per series.
         parts = self._json_values(batch, times, "")
