@@ -20,7 +20,7 @@ from gridvault.entsoe.catalog import get_dataset
 from gridvault.errors import InputError
 from gridvault.store import Series, Store
 from gridvault.store.buckets import Bucket, parse_bucket
-from gridvault.timegrid import length_bounds, parse_resolution, resolution_of_length, utc
+from gridvault.timegrid import interval_bounds_us, resolution_of_length, utc
 
 _US = 1_000_000
 #: Longest range one query may read without resampling (protects memory and the API).
@@ -131,11 +131,9 @@ def row_resolutions(resolution: pa.Array, start: pa.Array, end: pa.Array) -> pa.
     )
     texts = resolution.to_numpy(zero_copy_only=False).astype(object)
     for text in pc.unique(resolution).drop_null().to_pylist():
-        try:
-            low, high = length_bounds(parse_resolution(text))
-        except InputError:
+        if (bounds := interval_bounds_us(text)) is None:
             continue
-        odd = (texts == text) & ((span < low * _US) | (span > high * _US))
+        odd = (texts == text) & ((span < bounds[0]) | (span > bounds[1]))
         lengths, which = np.unique(span[odd], return_inverse=True)
         shown = [resolution_of_length(micros / _US).iso for micros in lengths.tolist()]
         texts[odd] = np.array(shown, dtype=object)[which.reshape(-1)]

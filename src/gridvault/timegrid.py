@@ -119,6 +119,18 @@ def length_bounds(resolution: Resolution) -> tuple[int, int]:
     return base + fewest * 86_400 - _DST_TOLERANCE, base + most * 86_400 + _DST_TOLERANCE
 
 
+def interval_bounds_us(text: str | None) -> tuple[int, int] | None:
+    """:func:`length_bounds` of a resolution's text in microseconds; None when there is no
+    text or it is not a resolution."""
+    if not text:
+        return None
+    try:
+        low, high = length_bounds(parse_resolution(text))
+    except InputError:
+        return None
+    return low * 1_000_000, high * 1_000_000
+
+
 #: The calendar resolutions an interval's length is matched against, shortest first (their
 #: lengths do not overlap).
 CALENDAR_STEPS = (

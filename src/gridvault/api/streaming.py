@@ -53,7 +53,13 @@ from gridvault.entsoe.catalog import Dataset
 from gridvault.errors import GridvaultError, InputError
 from gridvault.store import Series, Store
 from gridvault.store.buckets import Bucket
-from gridvault.timegrid import length_bounds, parse_resolution, resolution_of_length, rfc3339, utc
+from gridvault.timegrid import (
+    interval_bounds_us,
+    parse_resolution,
+    resolution_of_length,
+    rfc3339,
+    utc,
+)
 
 FORMATS = ("json", "csv", "parquet", "arrow")
 MEDIA_TYPES = {
@@ -329,12 +335,8 @@ def _length_bounds(
     low, high = np.zeros(len(resolutions), np.int64), np.zeros(len(resolutions), np.int64)
     checked = np.zeros(len(resolutions), bool)
     for i, text in enumerate(resolutions):
-        try:
-            bounds = length_bounds(parse_resolution(text)) if text else None
-        except InputError:
-            bounds = None
-        if bounds is not None:
-            low[i], high[i], checked[i] = bounds[0] * _US, bounds[1] * _US, True
+        if (bounds := interval_bounds_us(text)) is not None:
+            low[i], high[i], checked[i] = bounds[0], bounds[1], True
     return low, high, checked
 
 
