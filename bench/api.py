@@ -139,6 +139,38 @@ before a byte is sent, and sending 98.6 MB through uvicorn costs ~40 ms of CPU (
 that only streams a prepared buffer). The series layout meets 4x in some runs with one
 client, the rows layout in none.
 
+Third session, 2026-12-02 afternoon (DuckDB, p50 API / p50 store; the store's read of the
+year took 116-221 ms in these runs, against 46-62 ms in the morning). Start of session
+(aa47c8b) and two runs of the final code, whose only change to these answers is each
+row's own resolution (Arrow answers grow from 58.0 to 59.7 MB: int16 dictionary indices):
+
+=================  =======  ==========  ==========  ==========
+query              clients  start       final 1     final 2
+=================  =======  ==========  ==========  ==========
+raw JSON (rows)    1        5.38x       3.15x       5.59x
+raw JSON (rows)    8        6.58x       6.19x       7.65x
+raw JSON series    1        3.39x       3.31x       3.20x
+raw JSON series    8        5.67x       4.37x       5.71x
+hourly JSON        1        2.13x       2.03x       2.36x
+hourly JSON        8        2.37x       2.08x       2.73x
+raw Arrow          1        1.59x       1.52x       1.74x
+raw Arrow          8        1.99x       1.81x       2.09x
+=================  =======  ==========  ==========  ==========
+
+Errors 0, memory flat (10-year stream 466/463, 440/452, 432/445 MiB). CPU per answer, one
+client, requests one after another (server user + system; the load generator apart): raw
+JSON rows 838 ms (+88 ms client), series 562 ms (+24), Arrow 280 ms (+16), hourly JSON
+551 ms (+24), against 169 ms of CPU for the store's raw read (92 ms on both cores) and
+306 ms for its hourly resample: 5.0x, 3.3x, 1.7x and 1.8x of CPU. With 8 clients both
+cores are busy (6.5 % idle; the server uses 1.6 cores), so a ratio there is the CPU ratio
+plus what concurrency adds (series: 626-766 ms of CPU per answer instead of 562). Tried and
+not kept: framing chunks without uvicorn's copy (size line, body and CRLF handed to the
+transport as three buffers): the copy's memmove fell from 12.8 % to 9.2 % of the server's
+CPU but the kernel's copy from user memory rose from 4.3 % to 7.8 % (it now reads cold
+memory), and CPU per answer did not move (rows 765-935 ms before, 878-957 after; series
+685-713, 673-735); four encoder threads instead of two: 0.70-0.73 s of CPU per series answer
+with 8 clients, against 0.68-0.70.
+
 Where the CPU goes (perf, server process, 8 Arrow clients, after): DuckDB 47 % (sorting
 by series and time, converting to Arrow), kernel 29 % (page faults of DuckDB's fresh
 result buffers 13 %, which the store alone pays as much: 15.9k faults per read against
