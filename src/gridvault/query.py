@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -129,15 +130,20 @@ def row_resolutions(resolution: pa.Array, start: pa.Array, end: pa.Array) -> pa.
     span = end.cast(pa.int64()).to_numpy(zero_copy_only=False) - start.cast(pa.int64()).to_numpy(
         zero_copy_only=False
     )
-    texts = resolution.to_numpy(zero_copy_only=False).astype(object)
+    texts: np.ndarray[Any, Any] | None = None  # a row's text each, once one differs
     for text in pc.unique(resolution).drop_null().to_pylist():
         if (bounds := interval_bounds_us(text)) is None:
             continue
-        odd = (texts == text) & ((span < bounds[0]) | (span > bounds[1]))
+        of_text = pc.fill_null(pc.equal(resolution, text), False).to_numpy(zero_copy_only=False)
+        odd = of_text & ((span < bounds[0]) | (span > bounds[1]))
+        if not odd.any():
+            continue
+        if texts is None:
+            texts = resolution.to_numpy(zero_copy_only=False).astype(object)
         lengths, which = np.unique(span[odd], return_inverse=True)
         shown = [resolution_of_length(micros / _US).iso for micros in lengths.tolist()]
         texts[odd] = np.array(shown, dtype=object)[which.reshape(-1)]
-    return pa.array(texts, pa.string())
+    return resolution if texts is None else pa.array(texts, pa.string())
 
 
 def attach_series(

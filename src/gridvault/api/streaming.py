@@ -48,7 +48,13 @@ import pyarrow.csv as pa_csv
 import pyarrow.ipc as pa_ipc
 import pyarrow.parquet as pq
 
-from gridvault.api.texts import ChunkTimes, constant_text, format_times, json_numbers
+from gridvault.api.texts import (
+    ChunkTimes,
+    constant_text,
+    epoch_micros,
+    format_times,
+    json_numbers,
+)
 from gridvault.entsoe.catalog import Dataset
 from gridvault.errors import GridvaultError, InputError
 from gridvault.store import Series, Store
@@ -340,11 +346,6 @@ def _length_bounds(
     return low, high, checked
 
 
-def _micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
-    """Microseconds since the epoch of a time column without nulls."""
-    return column.cast(pa.int64()).to_numpy()  # type: ignore[no-any-return]
-
-
 def _string_bytes(array: pa.Array) -> Piece:
     """The concatenated UTF-8 of a string array: a view of its data, nothing copied."""
     if len(array) == 0:
@@ -489,11 +490,14 @@ class Layout:
                 self._code_arrays = [
                     (
                         pa.array(list(distinct), pa.string()),
-                        np.maximum(np.array(codes), 0).astype(index.to_pandas_dtype()),
-                        np.array(codes) >= 0,
+                        np.maximum(codes, 0).astype(index.to_pandas_dtype()),
+                        codes >= 0,
                     )
-                    for distinct, codes, index in zip(
-                        self._distinct, self._codes, self._index_types, strict=True
+                    for distinct, index, codes in zip(
+                        self._distinct,
+                        self._index_types,
+                        map(np.array, self._codes),
+                        strict=True,
                     )
                 ]
             return self._code_arrays
@@ -516,7 +520,9 @@ class Layout:
         lengths = np.diff(np.append(starts, len(ids)))
         if not self._checked[index].any():
             return index, lengths
-        span = _micros(table.column("interval_end")) - _micros(table.column("interval_start"))
+        span = epoch_micros(table.column("interval_end")) - epoch_micros(
+            table.column("interval_start")
+        )
         if len(index) == 1:
             odd = (span < self._low[index[0]]) | (span > self._high[index[0]])
         else:

@@ -78,7 +78,7 @@ def format_times(column: pa.Array, tz: str | None, *, quote: bool = False) -> pa
     return text.take(encoded.indices)
 
 
-def _micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
+def epoch_micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
     """Microseconds since the epoch (nulls as 0): a view where the column allows it."""
     return column.cast(pa.int64()).to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]
 
@@ -94,11 +94,13 @@ def _distinct_instants(table: pa.Table, columns: Sequence[str]) -> np.ndarray[An
     edges = (np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist()
     if len(edges) > _MAX_RUNS_COMPARED or any(column.null_count for column in present):
         chunks = [chunk for column in present for chunk in column.chunks]
-        return _sorted_distinct(_micros(pc.unique(pa.chunked_array(chunks, _UTC_TS)).drop_null()))
+        return _sorted_distinct(
+            epoch_micros(pc.unique(pa.chunked_array(chunks, _UTC_TS)).drop_null())
+        )
     bounds = [0, *edges, len(ids)]
     pieces: list[np.ndarray[Any, Any]] = []
     for column in present:
-        values = _micros(column)
+        values = epoch_micros(column)
         previous = None
         for begin, end in itertools.pairwise(bounds):
             run = values[begin:end]
@@ -156,7 +158,7 @@ class TimeTexts:
         """Where ``column``'s instants are consecutive distinct instants: the first's index."""
         if len(column) == 0 or column.null_count:
             return None
-        values = _micros(column)
+        values = epoch_micros(column)
         first = int(np.searchsorted(self.instants, values[0]))
         if np.array_equal(self.instants[first : first + len(values)], values):
             return first
@@ -167,7 +169,7 @@ class TimeTexts:
         first = self.run(column)
         if first is not None:
             return self.text.slice(first, len(column))
-        index = np.searchsorted(self.instants, _micros(column))
+        index = np.searchsorted(self.instants, epoch_micros(column))
         np.minimum(index, max(len(self.instants) - 1, 0), out=index)  # a null's, masked
         nulls = pc.is_null(column).to_numpy(zero_copy_only=False) if column.null_count else None
         text = self.text.take(pa.array(index, mask=nulls))
@@ -323,4 +325,11 @@ def json_numbers(column: pa.Array, suffix: str = "") -> list[pa.Array | str]:
     return [text, suffix] if suffix else [text]
 
 
-__all__ = ["ChunkTimes", "TimeTexts", "constant_text", "format_times", "json_numbers"]
+__all__ = [
+    "ChunkTimes",
+    "TimeTexts",
+    "constant_text",
+    "epoch_micros",
+    "format_times",
+    "json_numbers",
+]
