@@ -20,6 +20,7 @@ from gridvault.api.cache import CachedResponse
 from gridvault.api.deps import in_thread
 from gridvault.api.state import ApiState
 from gridvault.api.streaming import MEDIA_TYPES, Piece
+from gridvault.memory import release_unused
 
 #: Largest write handed to the server. The server copies each write once more (HTTP chunk
 #: framing) before the kernel copies it: a piece of several MB makes both copies miss the
@@ -36,9 +37,10 @@ _SMALL_BYTES = 1 << 16
 #: to the release when the server goes idle.
 _RELEASE_BYTES = 64 << 20
 _LONG_STREAM_BYTES = 256 << 20
-#: Seconds without any stream after which the allocator's caches are handed back: between
-#: streams memory returns to what the server needs idle, while streams that follow each
-#: other keep reusing the cached pages instead of faulting in new ones.
+#: Seconds without any stream after which the allocators' caches are handed back (Arrow's
+#: and malloc's, :func:`gridvault.memory.release_unused`): between streams memory returns
+#: towards what the server needs idle, while streams that follow each other keep reusing
+#: the cached pages instead of faulting in new ones.
 _IDLE_RELEASE_SECONDS = 1.0
 
 
@@ -71,7 +73,7 @@ class _IdleRelease:
     def _release(self, loop: asyncio.AbstractEventLoop) -> None:
         self.timer = None
         if self.active == 0:
-            loop.run_in_executor(None, pa.default_memory_pool().release_unused)
+            loop.run_in_executor(None, release_unused)
 
 
 _idle_release = _IdleRelease(_IDLE_RELEASE_SECONDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gridvault.errors import ConfigError
+from gridvault.memory import tune_allocator
 from gridvault.store.base import Store
 from gridvault.store.model import Quality, Series, SeriesKey, UpsertResult
 
@@ -13,7 +14,11 @@ def open_store(url: str, *, timeout: float | None = None) -> Store:
     """Open (and migrate) the store named by a ``duckdb:///path`` or ``postgresql://`` URL.
 
     ``timeout`` (PostgreSQL): seconds a store call waits for a connection before it reports
-    the database unavailable (default :data:`~.postgres_store.DEFAULT_POOL_TIMEOUT`)."""
+    the database unavailable (default :data:`~.postgres_store.DEFAULT_POOL_TIMEOUT`).
+
+    The process's allocator keeps freed buffers for the next read from here on (see
+    :mod:`gridvault.memory`)."""
+    tune_allocator()
     if url.startswith("duckdb://"):
         path = url.removeprefix("duckdb://")
         # duckdb:///abs/path → /abs/path; duckdb://rel/path → rel/path; duckdb://:memory:
