@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
 
 from gridvault.api import responses
 from gridvault.api.responses import (
+    _GATHER_BYTES,
     _LONG_STREAM_BYTES,
     _RELEASE_BYTES,
     _SMALL_BYTES,
@@ -24,12 +26,12 @@ from gridvault.api.responses import (
 from gridvault.api.streaming import Piece
 
 
-def test_gather_takes_about_a_write_of_pieces_in_order_and_joins_small_ones() -> None:
+def test_gather_takes_about_its_limit_of_pieces_in_order_and_joins_small_ones() -> None:
     big = memoryview(bytes(range(256)) * (_SMALL_BYTES // 256 * 3))
     pieces: list[Piece] = [b"head", b"er", big, b"pad", big, *([b"x" * 1000] * 2000), b"end"]
     body = iter(pieces)
     groups = []
-    while (group := _gather(body)) is not None:
+    while (group := _gather(body, limit=_WRITE_BYTES)) is not None:
         groups.append(group)
     assert _gather(body) is None
     assert b"".join(b"".join(g) for g in groups) == b"".join(pieces)
@@ -46,6 +48,29 @@ def test_an_empty_body_is_one_empty_gather_then_none() -> None:
     body = iter([b""])
     assert _gather(body) == [b""]
     assert _gather(body) is None
+
+
+def test_the_next_gather_is_produced_once_the_one_before_is_sent() -> None:
+    """Pieces are produced while nothing else is unsent but their own gather's."""
+    per_gather = _GATHER_BYTES // _WRITE_BYTES
+    produced = consumed = 0
+    unsent: list[int] = []  # bytes produced and not yet sent, as each piece is produced
+
+    def body() -> Iterator[Piece]:
+        nonlocal produced
+        for _ in range(3 * per_gather):
+            unsent.append(produced - consumed)
+            produced += _WRITE_BYTES
+            yield bytes(_WRITE_BYTES)
+
+    async def drain() -> None:
+        nonlocal consumed
+        async for write in _pipelined(b"[", body()):
+            consumed += memoryview(write).nbytes - (write == b"[")
+
+    asyncio.run(drain())
+    assert consumed == produced == 3 * _GATHER_BYTES
+    assert unsent == [i % per_gather * _WRITE_BYTES for i in range(3 * per_gather)]
 
 
 def test_writes_are_views_of_at_most_a_write() -> None:
