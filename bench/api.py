@@ -174,6 +174,47 @@ the store's raw read 1.7-1.9 s with one client): raw JSON 1.32x / 1.68x, raw JSO
 1.50x / 1.37x, hourly JSON 0.95x / 1.07x, raw Arrow 1.21x / 1.15x, errors 0, stream 367 /
 371 MiB (flat): every goal met there.
 
+Fourth session, 2026-12-02 afternoon (DuckDB; p50 API / p50 store with both in ms). Two
+changes: every process that opens a store keeps freed buffers for its next read (glibc
+malloc's thresholds, ``gridvault/memory.py``; ``bench/allocator.py``), which makes the
+store's own read 0.72-0.75x as long, so the ratios' yardstick shrank; and the API produces
+16 MiB of an answer, then sends it, instead of producing the next 1 MiB while sending.
+Start of session, after the allocator change, and the final code, one run each:
+
+=================  =======  ====================  ====================  ====================
+query              clients  start                 allocator             final
+=================  =======  ====================  ====================  ====================
+raw JSON (rows)    1        7.89x (463 / 59)      9.98x (439 / 44)      7.60x (476 / 63)
+raw JSON (rows)    8        8.97x (3901 / 435)    9.28x (3581 / 386)    9.12x (3605 / 395)
+raw JSON series    1        4.97x (327 / 66)      7.24x (345 / 48)      5.50x (247 / 45)
+raw JSON series    8        6.85x (2889 / 422)    6.80x (2565 / 377)    5.30x (2007 / 379)
+hourly JSON        1        3.40x (291 / 86)      2.40x (198 / 82)      2.10x (204 / 97)
+hourly JSON        8        3.53x (2398 / 680)    3.29x (2226 / 676)    2.13x (1647 / 772)
+raw Arrow          1        2.49x (163 / 66)      3.22x (146 / 45)      2.20x (117 / 53)
+raw Arrow          8        2.57x (1179 / 459)    2.53x (957 / 378)     1.85x (817 / 442)
+=================  =======  ====================  ====================  ====================
+
+Errors 0; the 10-year stream's peak RSS first 30 % / second half 479/439, 467/452, 498/498
+MiB (flat). A run with 32 MiB gathers was as fast (rows 349 / 2642 ms, series 237 / 1915,
+Arrow 121 / 796) but its stream grew 517 → 553 MiB, and in three more streams by 34-42
+MiB (16 MiB: 3-17). Paired A/B of the final code against the session's start (two servers,
+requests alternating): one client, latency Arrow 0.92x, series 0.86x, rows 0.93x, hourly
+0.86x; eight clients, p50 0.88x, 0.95x, 1.02x, 0.94x. Single runs still move by ±40 %
+(the rows layout took 349-476 ms with one client in runs an hour apart). What is left is
+work every answer does: with 8 clients the server spends 390-560 ms of CPU per JSON
+answer (series / rows) and the load generator 24-88 ms, against ~100 ms of CPU for the
+store's read, so on 2 cores the JSON p50 cannot come within 4x of the read's; Arrow
+(~180 ms) can, and met 2x with 8 clients. PostgreSQL, one run of the final code
+(``--requests 2``; the store's raw read 0.93-1.16 s with one client): raw JSON 1.26x /
+1.97x, series 1.61x / 1.65x, hourly 1.09x / 1.00x, Arrow 1.32x / 1.11x, errors 0, stream
+415 / 438 MiB (flat): every goal met there.
+
+Tried this session and not kept: encoding on the thread pool only while fewer answers
+than cores are being encoded (the others in their own thread): with 8 clients each
+answer then cost 1.12-1.17x the CPU (eight threads running Python at once instead of the
+pool's two); a semaphore of two on producing, and a 50 ms GIL switch interval: 0.93-0.98x,
+inside the noise; slices of 8k-16k rows (0.98-1.35x the CPU) or 128k-256k (no gain).
+
 Where the CPU goes (perf, server process, 8 Arrow clients, after): DuckDB 47 % (sorting
 by series and time, converting to Arrow), kernel 29 % (page faults of DuckDB's fresh
 result buffers 13 %, which the store alone pays as much: 15.9k faults per read against
