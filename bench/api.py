@@ -213,7 +213,8 @@ Tried this session and not kept: encoding on the thread pool only while fewer an
 than cores are being encoded (the others in their own thread): with 8 clients each
 answer then cost 1.12-1.17x the CPU (eight threads running Python at once instead of the
 pool's two); a semaphore of two on producing, and a 50 ms GIL switch interval: 0.93-0.98x,
-inside the noise; slices of 8k-16k rows (0.98-1.35x the CPU) or 128k-256k (no gain).
+inside the noise; encoding slices of 8k-16k rows (1.05-1.38x the CPU, unpaired runs) or
+128k-256k rows (no gain) instead of 64k.
 
 Where the CPU goes (perf, server process, 8 Arrow clients, after): DuckDB 47 % (sorting
 by series and time, converting to Arrow), kernel 29 % (page faults of DuckDB's fresh
