@@ -4,14 +4,17 @@ A read of a year of 50 series allocates and frees buffers of 0.1-30 MB over and 
 (DuckDB's result, NumPy arrays, the API's 1 MiB writes). With its defaults glibc's malloc
 serves each from fresh pages: its mmap threshold starts at 128 KiB and only rises after
 such a buffer is freed, and it trims a heap's free top back to the system from 128 KiB on.
-Every read then faults its pages in again: 16-18k page faults for that year, about a third
-of the store's CPU for it and a fifth of the API's.
+Every read then faults its pages in again: 16-18k page faults for that year, a quarter to
+a third of the store's CPU for it (``bench/allocator.py``).
 
 :func:`tune_allocator` sets a fixed mmap threshold and trim threshold once per process (the
 store calls it when it is opened): buffers below 64 MiB come from the heap and stay there
-for the next read. Memory then stays at the working set's high-water mark instead of
-falling back between reads; :func:`release_unused` hands it back (``malloc_trim``) with
-Arrow's cached memory, which the API does once it has been idle for a while.
+for the next read. Memory then stays nearer the working set's high-water mark instead of
+falling back between reads. :func:`release_unused`, which the API calls once it has been
+idle for a while, hands back Arrow's cached memory and what ``malloc_trim`` can: the free
+chunks inside malloc's heaps, not the free top of a thread's arena, which stays until that
+arena's next ``free`` (the API server idles ~80 MiB above glibc's defaults after big
+answers).
 
 Nothing is changed where the C library is not glibc, or when ``GLIBC_TUNABLES`` already
 sets a ``glibc.malloc`` tunable: whoever set it decides.
