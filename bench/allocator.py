@@ -54,9 +54,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import httpx2
-
-from api import DATASET, T0, RawClient, free_port, load, rss_bytes
+from api import DATASET, T0, RawClient, free_port, load, rss_bytes, wait_ready
 from gridvault.store import open_store
 
 SETTINGS = {"tuned": None, "defaults": "glibc.malloc.perturb=0"}
@@ -136,16 +134,7 @@ def servers(folder: Path, source: Path) -> Iterator[dict[str, tuple[str, int]]]:
             )
             bases[setting] = (f"http://127.0.0.1:{port}", processes[setting].pid)
         for setting, (base, _) in bases.items():
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx2.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                if time.monotonic() > deadline or processes[setting].poll() is not None:
-                    raise SystemExit(f"the {setting} server did not start")
-                time.sleep(0.1)
+            wait_ready(base, processes[setting], f"the {setting} server")
         yield bases
     finally:
         for process in processes.values():

@@ -579,6 +579,21 @@ def free_port() -> int:
         return port
 
 
+def wait_ready(base: str, process: subprocess.Popen[bytes], name: str) -> None:
+    """Until ``base`` answers ``/health/ready`` with 200 (SystemExit after a minute or
+    when ``process`` has ended)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx2.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"{name} did not start")
+        time.sleep(0.1)
+
+
 @contextmanager
 def server(database_url: str) -> Iterator[tuple[str, int]]:
     port = free_port()
@@ -595,16 +610,7 @@ def server(database_url: str) -> Iterator[tuple[str, int]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit("the API server did not start")
-            time.sleep(0.1)
+        wait_ready(base, process, "the API server")
         yield base, process.pid
     finally:
         process.terminate()
