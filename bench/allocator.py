@@ -15,7 +15,8 @@ gridvault leaves alone). Runs alternate between the two, so both see the same ma
 
 Figures are tuned ÷ defaults: below 1 the settings help.
 
-Measured 2026-12-02 (2 cores, DuckDB, ``--rounds 6 --requests 8``), tuned ÷ defaults:
+Measured 2026-12-02 at b12ac1e, before the API's 16 MiB gathers (2 cores, DuckDB,
+``--rounds 6 --requests 8``), tuned ÷ defaults:
 
 ================  ==============================  =========================
 work              CPU                             wall / latency p50
@@ -31,8 +32,9 @@ Page faults per store read: 165 against 15,806. The servers' RSS after the answe
 idle: tuned 447 / 440 MiB, defaults 369 / 358 MiB. The difference is the free tops of the
 threads' malloc arenas: ``malloc_trim`` returns free chunks inside a heap but leaves a
 thread arena's top to that arena's next ``free``, which keeps it under the trim threshold.
-Tried and not kept: two arenas at most (``arena_max=2``, idle RSS back to +23 MiB) cost the
-API 1-6 % more CPU and 4-9 % more latency (lock contention on 2 cores).
+Tried and not kept: two arenas at most (``arena_max=2``; eight threads encoding in one
+process then kept 23 MiB above the defaults after a trim instead of 84) cost the API 1-6 %
+more CPU and 4-9 % more latency (paired, two servers).
 
 Usage: .venv/bin/python bench/allocator.py [--rounds 4] [--requests 6] [--quick]
 """
