@@ -12,7 +12,7 @@ import pytest
 import redis
 from structlog.testing import capture_logs
 
-from gridvault.api import ApiOptions
+from gridvault.api import ApiOptions, cache
 from gridvault.api.app import create_app
 from gridvault.api.server import serve_in_thread
 from gridvault.api.testing import RunningApi, run_api, seed_sample
@@ -108,6 +108,40 @@ def test_redis_shares_rate_limits_and_cache_between_replicas(
         client.close()
     assert any(n.startswith("gridvault:ratelimit:key:") for n in names)
     assert any(n.startswith("gridvault:cache:") for n in names)
+
+
+def test_answers_of_other_code_are_neither_served_from_cache_nor_confirmed_by_etag(
+    redis_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with run_api(redis_services) as api:
+        first = api.reader.get(FLOWS, params=SMALL)
+        assert first.headers["x-cache"] == "miss"
+        assert api.reader.get(FLOWS, params=SMALL).headers["x-cache"] == "hit"
+        etag = first.headers["etag"]
+        # The same data, served by an upgraded gridvault (another fingerprint of its code).
+        monkeypatch.setattr(cache, "_running_code", lambda: "0123456789abcdef")
+        upgraded = api.reader.get(FLOWS, params=SMALL)
+        assert upgraded.headers["x-cache"] == "miss"
+        assert upgraded.headers["etag"] != etag
+        revalidated = api.reader.get(FLOWS, params=SMALL, headers={"If-None-Match": etag})
+        assert revalidated.status_code == 200
+        assert revalidated.content == first.content
+
+
+def test_the_code_fingerprint_changes_with_any_source_file(tmp_path: Path) -> None:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "streaming.py").write_text("RESOLUTION = 'PT15M'\n")
+    (tmp_path / "store.py").write_text("X = 1\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    before = cache.code_fingerprint(tmp_path)
+    assert cache.code_fingerprint(tmp_path) == before
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert cache.code_fingerprint(tmp_path) == before
+    (tmp_path / "api" / "streaming.py").write_text("RESOLUTION = 'PT60M'\n")
+    changed = cache.code_fingerprint(tmp_path)
+    assert changed != before
+    (tmp_path / "api" / "streaming.py").rename(tmp_path / "api" / "texts.py")
+    assert cache.code_fingerprint(tmp_path) not in (before, changed)
 
 
 def test_unavailable_redis_degrades_to_no_cache_and_no_limit(duckdb_path: Path) -> None:

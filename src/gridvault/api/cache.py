@@ -4,18 +4,24 @@ Entries are whole response bodies keyed by a hash of the request *and* of
 :meth:`Store.last_changed` of the series involved. New data for a series changes that time,
 so the next request computes a new key and the stale entry is never read again (it ages out
 by TTL in Redis, by LRU in process): invalidation without a purge protocol, and correct
-across API replicas sharing one Redis.
+across API replicas sharing one Redis. Keys also carry a fingerprint of gridvault's code:
+after an upgrade that writes answers differently (a row's resolution, say), neither an
+entry in Redis nor a client's ``ETag`` hands out a body the running code would not write,
+and replicas of two versions during a rolling deploy keep apart.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+import gridvault
 from gridvault.logs import get_logger
 
 log = get_logger("gridvault.api.cache")
@@ -42,9 +48,25 @@ class CachedResponse:
         )
 
 
+def code_fingerprint(root: Path | None = None) -> str:
+    """A hash of the version and every Python source file of gridvault (under ``root``,
+    the installed package by default): any change to the code gives another."""
+    root = root or Path(gridvault.__file__).parent
+    digest = hashlib.sha256(gridvault.__version__.encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _running_code() -> str:
+    return code_fingerprint()
+
+
 def cache_key(*parts: Any) -> str:
-    """A stable key for the given parts (JSON-encoded, hashed)."""
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    """A stable key for the given parts and the running code (JSON-encoded, hashed)."""
+    text = json.dumps([_running_code(), *parts], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
