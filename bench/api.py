@@ -199,7 +199,8 @@ MiB (flat). A run with 32 MiB gathers was as fast (rows 349 / 2642 ms, series 23
 Arrow 121 / 796) but its stream grew 517 → 553 MiB, and in three more streams by 34-42
 MiB (16 MiB: 3-17). Paired A/B of the final code against the session's start (two servers,
 requests alternating): one client, latency Arrow 0.92x, series 0.86x, rows 0.93x, hourly
-0.86x; eight clients, p50 0.88x, 0.95x, 1.02x, 0.94x. Single runs still move by ±40 %
+0.86x; eight clients, p50 0.88-0.89x, 0.95-1.01x, 1.02-1.04x, 0.94x, with the server's
+peak RSS 180-280 MiB higher under 8 year-long answers (each holds up to 16 MiB more). Single runs still move by ±40 %
 (the rows layout took 349-476 ms with one client in runs an hour apart). What is left is
 work every answer does: with 8 clients the server spends 390-560 ms of CPU per JSON
 answer (series / rows) and the load generator 24-88 ms, against ~100 ms of CPU for the

@@ -133,9 +133,11 @@ async def _pipelined(first: Piece, body: Iterator[Piece]) -> AsyncIterator[Piece
     costs more than the overlap saves. Measured against producing the next 1 MiB while
     sending (paired requests, alternating servers, a year of 50 series; raw Arrow, raw JSON
     series layout, rows layout, hourly JSON): latency with one client 0.92x, 0.86x, 0.93x,
-    0.86x (server CPU 0.90-0.98x); p50 with 8 clients 0.88x, 0.95x, 1.02x, 0.94x. Gathers
-    of 32 MiB were as fast, but a 10-year stream's memory grew by 34-42 MiB from its first
-    30 % to its second half (16 MiB: 3-17 MiB, 1 MiB before: flat as well).
+    0.86x (server CPU 0.90-0.98x); p50 with 8 clients 0.88-0.89x, 0.95-1.01x, 1.02-1.04x,
+    0.94x. The price is memory: each stream holds up to a gather more, and 8 concurrent
+    year-long answers peaked at 180-280 MiB more RSS (rows JSON 1078-1090 MiB against
+    795-901). Gathers of 32 MiB were as fast, but a 10-year stream's memory grew by 34-42
+    MiB from its first 30 % to its second half (16 MiB: 3-17 MiB, 1 MiB before: flat too).
     """
     idle = _idle_release
     sent = 0
