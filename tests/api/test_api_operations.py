@@ -119,7 +119,7 @@ def test_answers_of_other_code_are_neither_served_from_cache_nor_confirmed_by_et
         assert api.reader.get(FLOWS, params=SMALL).headers["x-cache"] == "hit"
         etag = first.headers["etag"]
         # The same data, served by an upgraded gridvault (another fingerprint of its code).
-        monkeypatch.setattr(cache, "_running_code", lambda: "0123456789abcdef")
+        monkeypatch.setattr(cache, "running_code", lambda: "0123456789abcdef")
         upgraded = api.reader.get(FLOWS, params=SMALL)
         assert upgraded.headers["x-cache"] == "miss"
         assert upgraded.headers["etag"] != etag

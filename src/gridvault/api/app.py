@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI
 
 from gridvault import __version__
 from gridvault.api.auth import KeyVerifier, require_admin, require_read
-from gridvault.api.cache import MemoryCache, RedisCache
+from gridvault.api.cache import MemoryCache, RedisCache, running_code
 from gridvault.api.deps import refuse_nul
 from gridvault.api.errors import install_error_handlers
 from gridvault.api.limits import MemoryRateLimiter, RedisRateLimiter
@@ -67,6 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.cache = MemoryCache(
             state.options.memory_cache_bytes, ttl_seconds=state.options.cache_ttl_seconds
         )
+    await anyio.to_thread.run_sync(running_code)  # cache keys' fingerprint, off the loop
     if not state.auth:
         log.warning("authentication is OFF: anyone who reaches this server can use it")
     elif await anyio.to_thread.run_sync(count_active_keys, store) == 0:

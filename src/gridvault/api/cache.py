@@ -60,13 +60,15 @@ def code_fingerprint(root: Path | None = None) -> str:
 
 
 @functools.cache
-def _running_code() -> str:
+def running_code() -> str:
+    """The running code's fingerprint (computed once; the app's startup does it, so no
+    request reads the source files)."""
     return code_fingerprint()
 
 
 def cache_key(*parts: Any) -> str:
     """A stable key for the given parts and the running code (JSON-encoded, hashed)."""
-    text = json.dumps([_running_code(), *parts], sort_keys=True, default=str, separators=(",", ":"))
+    text = json.dumps([running_code(), *parts], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
