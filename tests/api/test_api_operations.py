@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 import redis
 from structlog.testing import capture_logs
 
-from gridvault.api import ApiOptions, cache
+from gridvault.api import ApiOptions, cache, server
 from gridvault.api.app import create_app
 from gridvault.api.server import serve_in_thread
 from gridvault.api.testing import RunningApi, run_api, seed_sample
@@ -261,6 +263,43 @@ def test_a_background_service_that_cannot_start_stops_the_app(services: Services
         pass
     assert first.started
     assert first.stopped
+
+
+class StubbornService(FakeScheduler):
+    """Leaves a task behind that shrugs off cancellation until ``release`` is set."""
+
+    name = "stubborn"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        self.task = asyncio.get_running_loop().create_task(self._linger())
+
+    async def _linger(self) -> None:
+        while not self.release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.05)
+
+
+def test_a_server_that_does_not_stop_is_an_error_not_a_silent_wait(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "STOP_SECONDS", 0.5)
+    stubborn = StubbornService()
+    try:
+        with (
+            pytest.raises(GridvaultError, match=r"did not stop within 0.5 s"),
+            serve_in_thread(create_app(services, background=[stubborn])),
+        ):
+            pass
+    finally:
+        stubborn.release.set()
+    with serve_in_thread(create_app(services, background=[FakeScheduler()])):
+        pass  # a server whose tasks end stops without a word
 
 
 def test_auth_off_serves_everyone(services: Services) -> None:

@@ -10,12 +10,14 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+import uvloop
 
 from gridvault.emulator import Emulator, EmulatorConfig, FaultSpec, running_emulator
 from gridvault.entsoe.catalog import get_dataset
@@ -360,3 +362,61 @@ def test_a_chunk_whose_claim_answer_was_lost_is_taken_back_before_its_lease_ends
     assert report.counts["done"] == 2
     (job,) = store.jobs(job_ids=[orphan.job_id])
     assert (job.state, job.attempts) == ("done", 2)
+
+
+def ends_when_stopped(emu: Emulator, store: Store, plan_id: str, after: float) -> bool:
+    """Work ``plan_id`` on uvicorn's loop (uvloop) and stop the loop ``after`` seconds, as a
+    shutdown does (every task left is cancelled); whether it ended within 10 s."""
+
+    async def stopped() -> None:
+        asyncio.get_running_loop().create_task(
+            work_plan(
+                settings_for(emu),
+                store,
+                plan_id,
+                workers=4,  # one works the chunk, three wait for it
+                retry=FAST,
+                limiter=LocalRateLimiter(10_000, window_seconds=1.0),
+                lease_seconds=0.5,
+            )
+        )
+        await asyncio.sleep(after)  # returning cancels every task left
+
+    finished = threading.Event()
+
+    def run() -> None:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(stopped())
+        finished.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return finished.wait(10)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # anyio's
+def test_a_run_stopped_at_any_moment_ends_at_once(store: Store, emulator: Emulator) -> None:
+    """A server shutting down (or Ctrl-C) cancels every task of its loop at once: workers
+    and what they wait on. The run must end promptly at whatever moment that comes, and
+    what it leaves is worked by the next run. Workers without a chunk wait for the others'
+    chunks to finish; they used to wait on an ``asyncio.Condition`` through ``wait_for``,
+    and under that mass cancellation (each worker cancelled twice: by the loop and by the
+    run) Python 3.11 could leave the condition's lock held: the loop never finished
+    closing, and the API server's shutdown hung."""
+    slow = EmulatorConfig(
+        token=TOKEN, synthetic=True, rate_limit=100_000, faults=FaultSpec(latency=0.25)
+    )
+    plans: list[str] = []
+    with running_emulator(slow) as upstream:
+        for attempt in range(16):
+            day = utc(2024, 1, 1) + timedelta(days=2 * attempt)
+            plan = plan_backfill(store, "load_actual", ["NL"], day, day + timedelta(days=2))
+            assert plan.plan_id is not None
+            assert len(plan.chunks) == 1
+            plans.append(plan.plan_id)
+            after = 0.02 * (attempt % 8)
+            assert ends_when_stopped(upstream, store, plan.plan_id, after), (
+                f"a run stopped after {after} s did not end"
+            )
+    for plan_id in plans:  # nothing is lost: the next run works what a stopped one left
+        assert work(emulator, store, plan_id).ok
+        assert store.job_counts(plan_id)["done"] == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from gridvault.errors import GridvaultError
+from gridvault.logs import get_logger
+
+log = get_logger("gridvault.api.server")
+#: How long stopping waits for the server thread.
+STOP_SECONDS = 30.0
 
 
 def is_loopback(host: str) -> bool:
@@ -53,7 +59,8 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Ite
     """Serve ``app`` in a daemon thread; yields its base URL, stops it on exit.
 
     ``port=0`` takes a free port. Raises :class:`GridvaultError` when the app fails to start
-    (its lifespan raised).
+    (its lifespan raised), and when it does not stop within :data:`STOP_SECONDS` (a task of
+    its loop that does not end when cancelled; logged instead if the block raised).
     """
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -78,8 +85,16 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Ite
         yield f"http://{host}:{bound_port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=STOP_SECONDS)
         sock.close()
+        if thread.is_alive():
+            message = (
+                f"the API server did not stop within {STOP_SECONDS:g} s: a task of its event "
+                "loop does not end when cancelled"
+            )
+            if sys.exc_info()[1] is None:
+                raise GridvaultError(message)
+            log.error(message)
 
 
 __all__ = ["is_loopback", "serve_in_thread", "uvicorn_config"]

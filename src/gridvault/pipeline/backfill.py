@@ -486,7 +486,11 @@ class _Run:
         self.store_patience = store_patience
         self.on_chunk = on_chunk
         self.report = BackfillReport(plan_id, owner)
-        self.changed = asyncio.Condition()
+        #: Set (and replaced by a fresh one) when a worker finishes a chunk: workers with
+        #: nothing to claim wait on it. An event, not a Condition: waiting takes no lock,
+        #: so a shutdown that cancels every task at once cannot leave one held (a
+        #: Condition waited on through ``wait_for`` could, on Python 3.11).
+        self.changed = asyncio.Event()
         #: The chunks this run's workers are working on right now.
         self.working: set[int] = set()
         self.rng = random.Random()  # noqa: S311 - jitter, not cryptography
@@ -504,8 +508,14 @@ class _Run:
                 f"{self.plan_id}`) once the database is back"
             ) from None
 
+    def notify(self) -> None:
+        """Wake the workers waiting for a change."""
+        self.changed.set()
+        self.changed = asyncio.Event()
+
     async def worker(self, client: EntsoeClient) -> None:
         while True:
+            changed = self.changed  # a chunk finished from now on ends the wait below
             claimed = await self.call(
                 self.store.claim_jobs,
                 self.owner,
@@ -519,8 +529,7 @@ class _Run:
                     await self.run_chunk(client, claimed[0])
                 finally:
                     self.working.discard(claimed[0].job_id)
-                async with self.changed:
-                    self.changed.notify_all()
+                self.notify()
                 continue
             state = await self.call(ledger.activity, self.store, self.plan_id)
             if not state.open:
@@ -532,9 +541,9 @@ class _Run:
             for moment in (state.next_claimable, state.next_lease_expiry):
                 if moment is not None:
                     wait = min(wait, max(0.02, (moment - now).total_seconds() + 0.01))
-            async with self.changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.changed.wait(), wait)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await changed.wait()
 
     async def release_orphans(self) -> int:
         """Chunks leased to this run that none of its workers holds (their claim committed
