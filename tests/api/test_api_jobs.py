@@ -95,6 +95,34 @@ def test_bad_job_requests_are_4xx(services: Services) -> None:
         )
         assert 400 <= backwards.status_code < 500
         assert api.reader.get("/v1/jobs", params={"state": "sleeping"}).status_code == 400
+        empty = api.admin.post(
+            "/v1/backfill",
+            json={
+                "dataset": "load_actual",
+                "area": " , ",
+                "start": "2024-01-01",
+                "end": "2024-01-02",
+            },
+        )
+        assert empty.status_code in (400, 422)
+        assert "area" in empty.text
+
+
+def test_a_job_request_names_its_areas_as_the_data_endpoints_do(services: Services) -> None:
+    """One area as a text, or several comma-separated, like ``?area=NL,BE``."""
+    window = {"dataset": "load_actual", "start": "2024-01-01", "end": "2024-01-02"}
+    with run_api(services) as api:
+        one = api.admin.post("/v1/backfill", json={**window, "area": "NL"})
+        assert one.status_code == 202, one.text
+        assert one.json()["chunks"] == 1
+        two = api.admin.post("/v1/backfill", json={**window, "area": "be, DK_1"})
+        assert two.status_code == 202, two.text
+        plan_id = two.json()["plan_id"]
+        areas = {
+            job["area"]
+            for job in api.reader.get("/v1/jobs", params={"plan_id": plan_id}).json()["jobs"]
+        }
+        assert areas == {"BE", "DK_1"}
 
 
 def test_coverage_follows_the_15_minute_switch(services: Services) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from gridvault.api.deps import State, StoreDep, in_thread
 from gridvault.api.errors import NotFoundError
@@ -66,10 +66,21 @@ class JobList(BaseModel):
 
 class CollectRequest(BaseModel):
     dataset: str
-    area: list[str] = Field(min_length=1, description="Areas, or FROM>TO pairs for borders")
+    area: list[str] = Field(
+        min_length=1,
+        description='Areas, or FROM>TO pairs for borders: a list, or one text ("NL", "NL,BE") '
+        "as the data endpoints' area parameter takes",
+    )
     start: str
     end: str
     workers: int = Field(default=4, ge=1, le=32)
+
+    @field_validator("area", mode="before")
+    @classmethod
+    def _one_text_or_a_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class PlanCreated(BaseModel):
