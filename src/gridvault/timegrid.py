@@ -259,6 +259,9 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+_PLUS_AS_SPACE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)$"
+)
 #: The earliest time a user may ask for (electricity market data starts decades later).
 EARLIEST = datetime(1800, 1, 1, tzinfo=UTC)
 
@@ -269,6 +272,8 @@ def parse_time(text: str, tz: str = "UTC") -> datetime:
     Accepts ``2024-01-01``, ``2024-01-01T06:00``, ``2024-01-01 06:00:00+01:00``, ``…Z``.
     """
     raw = text.strip()
+    # A URL's query decodes "+" as a space: "…T06:00 01:00" can only mean "…T06:00+01:00".
+    raw = _PLUS_AS_SPACE.sub(r"\1+\2", raw)
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

@@ -129,6 +129,20 @@ def test_naive_times_are_the_areas_local_time(api: RunningApi) -> None:
     assert body["data"][-1]["interval_start"] == "2024-01-01T22:00:00Z"
 
 
+def test_an_offset_sent_with_an_unescaped_plus_is_read(api: RunningApi) -> None:
+    """``+01:00`` typed into a URL arrives as `` 01:00`` (a query decodes + as a space)."""
+    raw = api.reader.get(
+        "/v1/datasets/day_ahead_prices/data?area=DE_LU"
+        "&start=2024-01-01T01:00+01:00&end=2024-01-01T03:00+01:00"
+    )
+    assert raw.status_code == 200, raw.text
+    assert raw.json()["meta"]["start"] == "2024-01-01T00:00:00Z"
+    assert [row["interval_start"] for row in raw.json()["data"]] == [
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T01:00:00Z",
+    ]
+
+
 def test_several_areas_are_ordered_by_series_then_time(api: RunningApi) -> None:
     rows = get_json(api, "day_ahead_prices", area="FR,de_lu", **UTC_DAY)["data"]
     areas = [r["area"] for r in rows]

@@ -106,3 +106,25 @@ def test_times_out_of_range_are_refused_not_overflowed(text: str, message: str) 
 def test_rfc3339_pads_early_years() -> None:
     assert rfc3339(datetime(1800, 1, 2, 3, 4, 5, tzinfo=UTC)) == "1800-01-02T03:04:05Z"
     assert rfc3339(datetime(900, 1, 1, tzinfo=UTC)) == "0900-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-31T06:00 01:00", datetime(2024, 1, 31, 5, tzinfo=UTC)),
+        ("2024-01-31T06:00:00 0100", datetime(2024, 1, 31, 5, tzinfo=UTC)),
+        ("2024-01-31 06:00:00.5 05:30", datetime(2024, 1, 31, 0, 30, 0, 500_000, tzinfo=UTC)),
+        ("2024-01-31 06:00", datetime(2024, 1, 31, 5, tzinfo=UTC)),  # Paris wall time
+    ],
+)
+def test_an_offset_whose_plus_a_url_turned_into_a_space_is_read(
+    text: str, expected: datetime
+) -> None:
+    """``?start=2024-01-31T06:00+01:00`` unescaped arrives as ``…T06:00 01:00``."""
+    assert parse_time(text, "Europe/Paris") == expected
+
+
+@pytest.mark.parametrize("text", ["2024-01-31T06:00 1", "06:00 01:00", "2024-01-31 01:00 01:00 x"])
+def test_only_a_date_and_time_followed_by_an_offset_is_repaired(text: str) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        parse_time(text)
