@@ -125,6 +125,22 @@ def test_a_job_request_names_its_areas_as_the_data_endpoints_do(services: Servic
         assert areas == {"BE", "DK_1"}
 
 
+def test_a_server_without_a_token_refuses_to_collect_before_planning(duckdb_path: Path) -> None:
+    settings = Settings(
+        database_url=f"duckdb:///{duckdb_path}",
+        redis_url=None,
+        entsoe_base_url="https://web-api.tp.entsoe.eu/api",
+        entsoe_token=None,
+    )
+    window = {"dataset": "load_actual", "area": "NL", "start": "2024-01-01", "end": "2024-01-02"}
+    with Services(settings) as opened, run_api(opened) as api:
+        for path in ("/v1/collect", "/v1/backfill"):
+            refused = api.admin.post(path, json=window)
+            assert refused.status_code == 503, refused.text
+            assert "GRIDVAULT_ENTSOE_TOKEN" in refused.json()["detail"]
+        assert api.reader.get("/v1/jobs").json() == {"plans": [], "jobs": []}
+
+
 def test_coverage_follows_the_15_minute_switch(services: Services) -> None:
     from gridvault.demo import ENTSOE_DIR
     from gridvault.pipeline.ingest import ingest_payload

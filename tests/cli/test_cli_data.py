@@ -393,6 +393,26 @@ def test_demo_serves_api_and_dashboard_while_the_scheduler_collects(tmp_path: Pa
             time.sleep(1)
         assert latest.get("data"), "the scheduler delivered no emulator data"
         assert b"gridvault_collection" in get("/metrics")
+        # What POST /v1/collect starts comes from the emulator too (it used to ask the real
+        # ENTSO-E without a token: 202, then a plan nobody could work).
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            url + "/v1/collect",
+            data=json.dumps(
+                {"dataset": "load_actual", "area": "NL", "start": "2024-03-01", "end": "2024-03-03"}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            plan_id = json.loads(response.read())["plan_id"]
+        plan: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            plan = json.loads(get(f"/v1/jobs?plan_id={plan_id}"))["plans"][0]
+            if plan["progress"] == 1.0:
+                break
+            time.sleep(0.5)
+        assert plan.get("progress") == 1.0, plan
+        assert plan["counts"] == {"pending": 0, "running": 0, "done": 1, "failed": 0}
     finally:
         proc.terminate()
         proc.wait(timeout=60)

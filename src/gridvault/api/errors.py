@@ -5,6 +5,8 @@
 * request validation (a parameter of the wrong type or out of range) → 422, flattened into
   one sentence per problem instead of FastAPI's nested list;
 * :class:`~gridvault.errors.StoreError` → 503 (the store is down or locked: retry later);
+* :class:`~gridvault.errors.ConfigError` → 503 (this server is not set up for the request,
+  e.g. collecting without an ENTSO-E token: its operator must act);
 * anything else → 500 with a generic message naming the request id; the exception is
   logged with its traceback by :class:`gridvault.api.telemetry.RequestMiddleware`.
 """
@@ -17,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from gridvault.errors import GridvaultError, InputError, StoreError
+from gridvault.errors import ConfigError, GridvaultError, InputError, StoreError
 from gridvault.logs import get_logger, redact
 
 log = get_logger("gridvault.api")
@@ -71,6 +73,13 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _config_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("not configured for a request", path=request.url.path, error=redact(str(exc)))
+    return JSONResponse(
+        {"detail": f"this server is not set up for that: {redact(str(exc))}"}, status_code=503
+    )
+
+
 async def _gridvault_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("request failed", path=request.url.path, error=redact(str(exc)))
     return JSONResponse({"detail": redact(str(exc))}, status_code=500)
@@ -89,6 +98,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(ConfigError, _config_error)
     app.add_exception_handler(GridvaultError, _gridvault_error)
 
 

@@ -162,6 +162,9 @@ def _serve_demo(svc: Services, port: int) -> None:
             update={"entsoe_base_url": emulator.base_url, "entsoe_token": SecretStr(token)}
         )
         register_secret(token)
+        # Everything this process collects comes from the emulator: the scheduler's runs
+        # and what POST /v1/collect and /v1/backfill start (they read the app's settings).
+        svc.settings = settings
         schedule = parse_schedule(DEMO_SCHEDULE.read_text("utf-8"), source="demo.toml (built in)")
         scheduler = Scheduler(settings, svc.store, schedule)
         api = create_app(svc, auth=False, background=[scheduler])

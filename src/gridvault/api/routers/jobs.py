@@ -26,6 +26,7 @@ from gridvault.api.errors import NotFoundError
 from gridvault.api.schemas import Detail
 from gridvault.logs import get_logger
 from gridvault.pipeline.backfill import plan_backfill, work_plan
+from gridvault.pipeline.collect import check_token
 from gridvault.store.model import JOB_STATES, Job
 
 log = get_logger("gridvault.api.jobs")
@@ -140,6 +141,9 @@ async def get_job(job_id: int, store: StoreDep) -> JobOut:
 async def _plan_and_work(
     request: CollectRequest, state: State, store: StoreDep, *, refetch_empty: bool
 ) -> PlanCreated:
+    # A server that cannot reach ENTSO-E says so now, before a plan is recorded that
+    # nothing would work (a ConfigError is a 503).
+    check_token(state.services.settings)
     plan = await in_thread(
         plan_backfill,
         store,
@@ -181,7 +185,11 @@ async def _work(settings: Any, store: Any, plan_id: str, workers: int) -> None:
     "/backfill",
     status_code=202,
     summary="Plan the missing windows of a range and work them in the background",
-    responses={400: {"model": Detail}, 404: {"model": Detail}},
+    responses={
+        400: {"model": Detail},
+        404: {"model": Detail},
+        503: {"model": Detail, "description": "This server has no ENTSO-E API token."},
+    },
 )
 async def post_backfill(request: CollectRequest, state: State, store: StoreDep) -> PlanCreated:
     return await _plan_and_work(request, state, store, refetch_empty=False)
@@ -191,7 +199,11 @@ async def post_backfill(request: CollectRequest, state: State, store: StoreDep) 
     "/collect",
     status_code=202,
     summary="Collect a range now (also windows that had no data before), in the background",
-    responses={400: {"model": Detail}, 404: {"model": Detail}},
+    responses={
+        400: {"model": Detail},
+        404: {"model": Detail},
+        503: {"model": Detail, "description": "This server has no ENTSO-E API token."},
+    },
 )
 async def post_collect(request: CollectRequest, state: State, store: StoreDep) -> PlanCreated:
     return await _plan_and_work(request, state, store, refetch_empty=True)
