@@ -224,6 +224,23 @@ result buffers 13 %, which the store alone pays as much: 15.9k faults per read a
 1 MiB write once to frame it), Python 9 %. Per raw-JSON answer: uvicorn's framing copy and
 ``memmove`` 13 %, Arrow's ``binary_join_element_wise`` 12 %, DuckDB 21 %, kernel 23 %.
 
+Fifth session, 2026-12-02 evening (DuckDB, code of cfdb26a, load average 1.5 before the
+run; p50 API / p50 store in ms): raw JSON rows 7.16x (373 / 52) and 7.29x (2594 / 356) with
+1 / 8 clients, series 5.95x (239 / 40) and 4.99x (1730 / 347), hourly JSON 2.40x (178 / 74)
+and 2.70x (1694 / 627), raw Arrow 2.73x (114 / 42) and 1.93x (692 / 358); errors 0, the
+10-year stream 467 / 480 MiB (flat). In-process, without HTTP (store read, then the same
+encoder on two threads; ``Store.read`` in the API's 262k-row chunks) a rows answer costs
+~2.8x the chunked read's CPU (read included; ~330 / ~115 ms) and a series answer ~2.4x
+(~285 ms); the server spends ~460 and ~365 ms per answer with one client, so about a
+quarter of its CPU per JSON answer is HTTP (uvicorn's framing copy, the socket, the event
+loop). The store's single read of the year is itself 0.55-0.65x of the chunked reads. Tried and not
+kept (paired A/B, two servers, requests alternating): JSON reads in 524k-row chunks
+instead of 262k (series 0.89x / 0.94x with 1 / 8 clients, rows 0.98x; each stream holds
+twice the rows), Arrow reads in 524k-row chunks instead of 1M (1.19x / 0.88x), a first
+chunk of a quarter size so bytes leave sooner (Arrow 1.01x / 1.07x, series 0.96x). A C
+kernel for the row text would save Arrow's ``binary_join_element_wise`` (2.9 ms per 64k
+rows; ~80 ms of CPU per year of 50 series), ~15 % of a series answer: not enough for 4x.
+
 Usage: .venv/bin/python bench/api.py [--series 50] [--days 366] [--requests 5]
        [--long-series 10] [--long-years 10] [--backend duckdb|postgres] [--quick]
 """
