@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -172,6 +174,28 @@ def test_query_resample_and_parquet(
     table = pq.read_table(io.BytesIO(done.stdout))
     assert table.num_rows == 24
     assert str(table.schema.field("interval_start").type) == "timestamp[us, tz=UTC]"
+
+
+def test_parquet_is_not_written_to_a_terminal(db_url: str) -> None:
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "gridvault.cli.main", "query", "day_ahead_prices"),
+                *("--area", "FI", "--start", "2019-01-02", "--end", "2019-01-03"),
+                *("--format", "parquet"),
+            ],
+            check=False,
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode != 0
+    assert "redirect it to a file" in done.stderr
 
 
 def test_bad_files_are_reported_and_the_others_imported(

@@ -133,6 +133,11 @@ def register(app: typer.Typer) -> None:
         """Read stored data back: one record per value (or per bucket when resampling)."""
         if fmt not in FORMATS:
             raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        if fmt == "parquet" and sys.stdout.isatty():
+            raise InputError(
+                "Parquet is binary and would garble this terminal: redirect it to a file, "
+                "e.g. `gridvault query ... --format parquet > prices.parquet`"
+            )
         areas = _split(area)
         local_tz = lookup_area(areas[0]).tz if areas else "UTC"
         spec = QuerySpec(
