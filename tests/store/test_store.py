@@ -15,6 +15,7 @@ from gridvault.store.model import JobSpec
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 H = timedelta(hours=1)
 Q = timedelta(minutes=15)
+TS = pa.timestamp("us", tz="UTC")
 
 
 def key(area: str = "DE_LU", **dims: str) -> SeriesKey:
@@ -138,6 +139,41 @@ def test_revision_history_and_as_of(store: Store) -> None:
     assert before.num_rows == 0
     versions = store.history(sid, T0)
     assert [v[0] for v in versions] == [1.0, 1.5]
+
+
+def forecast(series_id: int, values: Sequence[float], published: datetime) -> pa.Table:
+    table = batch(series_id, T0, values)
+    return table.append_column("publish_time", pa.array([published] * len(values), TS))
+
+
+def test_published_before_gives_the_vintage_that_stood_then(store: Store) -> None:
+    """A revised forecast: published_before P returns the version published at or before P,
+    also when a later vintage replaced it (it used to drop such intervals)."""
+    (sid,) = store.ensure_series([key()])
+    p1, p2 = T0 - 14 * H, T0 - 6 * H  # the day-ahead forecast and its revision
+    received = datetime(2024, 2, 1, tzinfo=UTC)
+    store.upsert_observations(forecast(sid, [100.0, 101.0, 102.0], p1), known_at=received)
+    store.upsert_observations(forecast(sid, [200.0, 101.0], p2), known_at=received + H)
+
+    def values(published_before: datetime, as_of: datetime | None = None) -> list[float]:
+        table = store.read([sid], T0, T0 + 3 * H, published_before=published_before, as_of=as_of)
+        return [float(v) for v in table["value"].to_pylist()]
+
+    assert values(p1 - H) == []
+    assert values(p1) == [100.0, 101.0, 102.0]  # at P itself it was published
+    assert values(p2 - H) == [100.0, 101.0, 102.0]
+    assert values(p2 + H) == [200.0, 101.0, 102.0]  # the second hour was not revised
+    # What had been received by a time, among the vintages published by another.
+    assert values(p2 + H, as_of=received + H / 2) == [100.0, 101.0, 102.0]
+    assert values(p2 + H, as_of=received - H) == []
+    columns = store.read(
+        [sid], T0, T0 + 3 * H, published_before=p2 - H, columns=["interval_start", "value"]
+    )
+    assert columns.column_names == ["interval_start", "value"]
+    assert columns["interval_start"].to_pylist() == [T0, T0 + H, T0 + 2 * H]
+    daily = store.resample([sid], T0, T0 + 3 * H, "1d", "max", published_before=p2 - H)
+    assert daily["value"].to_pylist() == [102.0]
+    assert store.read([sid], T0, T0 + 3 * H)["value"].to_pylist() == [200.0, 101.0, 102.0]
 
 
 def test_a_failed_transaction_leaves_nothing(store: Store) -> None:

@@ -8,7 +8,8 @@ spellings differ per engine and are overridden by the adapters.
 Revision model: ``observations`` holds the current value per ``(series_id, interval_start)``
 with ``ingested_at`` = when that value became known here; a changed value moves the old row to
 ``observation_history`` with ``superseded_at``. *As of T* = current rows known by T plus
-history rows valid at T.
+history rows valid at T. *Published before P* = per interval the latest version (current or
+replaced) whose ``publish_time`` is at or before P: the forecast as it stood at P.
 """
 
 from __future__ import annotations
@@ -108,6 +109,35 @@ def has_duplicate_keys(batch: pa.Table) -> bool:
     ids = batch["series_id"].to_numpy()
     starts = batch["interval_start"].cast(pa.int64()).to_numpy()
     return bool(np.any((ids[1:] == ids[:-1]) & (starts[1:] == starts[:-1])))
+
+
+def _vintage_source(
+    columns: Sequence[str],
+    where: str,
+    params: list[Any],
+    published_before: datetime,
+    as_of: datetime | None,
+) -> tuple[str, list[Any]]:
+    """Per ``(series_id, interval_start)`` the most recently published version at or before
+    ``published_before``: the current value or one it replaced (a revised forecast keeps
+    its earlier vintages in ``observation_history``), among the versions received by
+    ``as_of`` (all when None). A version without a publish time counts as published
+    before any time, below every version that has one; equal publish times go to the
+    version received last."""
+    inner = ", ".join(dict.fromkeys([*columns, "series_id", "interval_start", "publish_time"]))
+    eligible = "(publish_time IS NULL OR publish_time <= ?)"
+    current_known = "" if as_of is None else " AND ingested_at <= ?"
+    replaced_known = "" if as_of is None else " AND valid_from <= ?"
+    sql = (
+        f"SELECT {', '.join(columns)} FROM (SELECT {inner}, row_number() OVER (PARTITION BY "
+        "series_id, interval_start ORDER BY publish_time DESC NULLS LAST, received DESC) "
+        f"AS vintage FROM (SELECT {inner}, ingested_at AS received FROM observations "
+        f"WHERE {where} AND {eligible}{current_known} UNION ALL SELECT {inner}, valid_from "
+        f"AS received FROM observation_history WHERE {where} AND {eligible}{replaced_known}"
+        ") versions) ranked WHERE vintage = 1"
+    )
+    known = [] if as_of is None else [utc(as_of)]
+    return sql, [*params, published_before, *known, *params, published_before, *known]
 
 
 class Store(ABC):
@@ -396,26 +426,20 @@ class Store(ABC):
             raise InputError(f"end {end.isoformat()} is not after start {start.isoformat()}")
         ids = [int(i) for i in series_ids] or [-1]
         id_list = ", ".join("?" for _ in ids)
-        cols = ", ".join(columns)
         where = f"series_id IN ({id_list}) AND interval_start >= ? AND interval_start < ?"
         params: list[Any] = [*ids, start, end]
-        extra = ""
-        extra_params: list[Any] = []
         if published_before is not None:
-            extra = " AND (publish_time IS NULL OR publish_time <= ?)"
-            extra_params = [utc(published_before)]
+            return _vintage_source(columns, where, params, utc(published_before), as_of)
+        cols = ", ".join(columns)
         if as_of is None:
-            return f"SELECT {cols} FROM observations WHERE {where}{extra}", [
-                *params,
-                *extra_params,
-            ]
+            return f"SELECT {cols} FROM observations WHERE {where}", params
         as_of = utc(as_of)
         sql = (
-            f"SELECT {cols} FROM observations WHERE {where}{extra} AND ingested_at <= ? "
-            f"UNION ALL SELECT {cols} FROM observation_history WHERE {where}{extra} "
+            f"SELECT {cols} FROM observations WHERE {where} AND ingested_at <= ? "
+            f"UNION ALL SELECT {cols} FROM observation_history WHERE {where} "
             "AND valid_from <= ? AND superseded_at > ?"
         )
-        return sql, [*params, *extra_params, as_of, *params, *extra_params, as_of, as_of]
+        return sql, [*params, as_of, *params, as_of, as_of]
 
     def resample(
         self,
