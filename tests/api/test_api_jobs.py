@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from gridvault.emulator import EmulatorConfig, running_emulator
 from gridvault.logs import configure_logging
 from gridvault.services import Services
 from gridvault.settings import Settings
+from gridvault.store.collection_state import record_window
 
 TOKEN = "jobs-api-token"  # noqa: S105 - the emulator's token
 
@@ -139,6 +141,64 @@ def test_a_server_without_a_token_refuses_to_collect_before_planning(duckdb_path
             assert refused.status_code == 503, refused.text
             assert "GRIDVAULT_ENTSOE_TOKEN" in refused.json()["detail"]
         assert api.reader.get("/v1/jobs").json() == {"plans": [], "jobs": []}
+
+
+def test_updates_say_when_collection_last_ran_and_what_it_changed(services: Services) -> None:
+    window = {"dataset": "load_actual", "area": "NL", "start": "2024-01-01", "end": "2024-01-02"}
+    store = services.store
+    with run_api(services) as api:
+        plan_id = api.admin.post("/v1/backfill", json=window).json()["plan_id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            plan = api.reader.get("/v1/jobs", params={"plan_id": plan_id}).json()["plans"][0]
+            if plan["progress"] == 1.0:
+                break
+            time.sleep(0.2)
+        (first,) = api.reader.get("/v1/updates", params={"dataset": "load_actual"}).json()
+        assert (first["area"], first["rows"], first["rows_inserted"]) == ("NL", 96, 96)
+        run = first["last_run"]
+        assert (run["inserted"], run["updated"], run["healthy"], run["error"]) == (
+            96,
+            0,
+            True,
+            None,
+        )
+        assert (run["window_start"], run["window_end"]) == (
+            "2023-12-31T23:00:00Z",
+            "2024-01-01T23:00:00Z",
+        )
+        # The next day: the last run is that fetch, the totals add up.
+        next_day = {**window, "start": "2024-01-02", "end": "2024-01-03"}
+        plan_id = api.admin.post("/v1/backfill", json=next_day).json()["plan_id"]
+        while time.monotonic() < deadline:
+            plan = api.reader.get("/v1/jobs", params={"plan_id": plan_id}).json()["plans"][0]
+            if plan["progress"] == 1.0:
+                break
+            time.sleep(0.2)
+        (again,) = api.reader.get("/v1/updates", params={"dataset": "load_actual"}).json()
+        assert again["last_run"]["attempted_at"] > run["attempted_at"]
+        assert again["last_run"]["window_start"] == "2024-01-01T23:00:00Z"
+        assert (again["last_run"]["inserted"], again["rows_inserted"], again["rows"]) == (
+            96,
+            192,
+            192,
+        )
+        # A dataset/area whose collection failed before anything was stored is listed too.
+        record_window(
+            store,
+            dataset="load_actual",
+            area="BE",
+            window_start=datetime(2024, 1, 1, tzinfo=UTC),
+            window_end=datetime(2024, 1, 2, tzinfo=UTC),
+            outcome="failed",
+            http_status=503,
+            error="HTTP 503 from the upstream",
+        )
+        failing = api.reader.get("/v1/updates", params={"area": "BE"}).json()
+        assert [(r["dataset"], r["rows"], r["series"]) for r in failing] == [("load_actual", 0, 0)]
+        assert failing[0]["last_run"]["healthy"] is False
+        assert failing[0]["last_run"]["error"] == "HTTP 503 from the upstream"
+        assert failing[0]["last_run"]["inserted"] is None
 
 
 def test_coverage_follows_the_15_minute_switch(services: Services) -> None:

@@ -138,6 +138,8 @@ def test_updates_per_dataset_and_area(api: RunningApi) -> None:
         ("physical_flows", "DE_LU", 2, 48),
     ]
     assert all(r["last_update"] for r in rows)
+    # The sample was stored directly, never collected: no run, nothing counted.
+    assert {(r["last_run"], r["rows_inserted"], r["rows_updated"]) for r in rows} == {(None, 0, 0)}
     only = ok(api.reader.get("/v1/updates", params={"dataset": "day_ahead_prices", "area": "FR"}))
     assert [(r["area"], r["latest"]) for r in only] == [("FR", "2024-01-02T23:00:00Z")]
 

@@ -84,6 +84,32 @@ def test_a_first_failure_is_recorded_as_failed(store: Store) -> None:
     assert window.last_success_at is None
 
 
+def test_the_last_successful_fetch_and_what_it_changed_are_kept(store: Store) -> None:
+    def fetched(start: datetime, outcome: str, inserted: int = 0, updated: int = 0) -> None:
+        record_window(
+            store,
+            dataset="load_actual",
+            area="NL",
+            window_start=start,
+            window_end=start + timedelta(days=1),
+            outcome=outcome,
+            inserted=inserted,
+            updated=updated,
+        )
+
+    fetched(D1, "data", inserted=96)
+    fetched(D2, "data", inserted=3, updated=5)
+    fetched(D3, "failed")
+    (status,) = statuses(store, dataset="load_actual")
+    assert (status.last_fetch_start, status.last_fetch_end) == (D2, D3)  # not the failure
+    assert (status.last_fetch_inserted, status.last_fetch_updated) == (3, 5)
+    assert (status.points_inserted, status.points_updated) == (99, 5)
+    assert not status.healthy
+    fetched(D1, "no_data")
+    (status,) = statuses(store, dataset="load_actual")
+    assert (status.last_fetch_start, status.last_fetch_inserted) == (D1, 0)
+
+
 def test_schedule_state_survives(store: Store) -> None:
     schedule_started(store, "prices", at=D1)
     schedule_finished(store, "prices", "ok", at=D1 + timedelta(seconds=5))

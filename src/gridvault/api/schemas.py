@@ -60,6 +60,20 @@ class AreaOut(BaseModel):
     tz: str = Field(description="IANA time zone the area publishes in.")
 
 
+class LastRunOut(BaseModel):
+    """The collector's last fetches of one dataset and area (borders: all its borders)."""
+
+    attempted_at: datetime | None = Field(description="When a fetch was last attempted.")
+    succeeded_at: datetime | None
+    failed_at: datetime | None
+    healthy: bool = Field(description="The last attempt succeeded (or none ever failed).")
+    error: str | None = Field(description="Why the last failed attempt failed.")
+    window_start: datetime | None = Field(description="The last successful fetch's window.")
+    window_end: datetime | None
+    inserted: int | None = Field(description="Rows the last successful fetch inserted.")
+    updated: int | None = Field(description="Rows it revised (the old values kept as history).")
+
+
 class UpdateOut(BaseModel):
     dataset: str
     area: str
@@ -68,6 +82,11 @@ class UpdateOut(BaseModel):
     earliest: datetime | None
     latest: datetime | None = Field(description="Last stored interval_start (UTC).")
     last_update: datetime | None = Field(description="When a value was last inserted or changed.")
+    rows_inserted: int = Field(description="Rows collection has inserted, in all.")
+    rows_updated: int = Field(description="Rows collection has revised, in all.")
+    last_run: LastRunOut | None = Field(
+        description="Absent for data that was only imported, never collected."
+    )
 
 
 class GapOut(BaseModel):
@@ -145,6 +164,7 @@ __all__ = [
     "KeyCreate",
     "KeyCreated",
     "KeyOut",
+    "LastRunOut",
     "LiveOut",
     "ReadyOut",
     "SeriesCoverage",

@@ -64,6 +64,11 @@ class CollectionStatus:
     points_updated: int
     points_unchanged: int
     status_codes: dict[str, int]
+    #: The window of the last successful fetch and the rows it inserted and updated.
+    last_fetch_start: datetime | None = None
+    last_fetch_end: datetime | None = None
+    last_fetch_inserted: int | None = None
+    last_fetch_updated: int | None = None
 
     @property
     def healthy(self) -> bool:
@@ -184,7 +189,11 @@ def record_window(
             "last_error = CASE WHEN ? THEN last_error ELSE ? END, "
             "requests = requests + ?, failures = failures + ?, empty_windows = empty_windows + ?, "
             "points_inserted = points_inserted + ?, points_updated = points_updated + ?, "
-            "points_unchanged = points_unchanged + ?, status_codes = ? "
+            "points_unchanged = points_unchanged + ?, status_codes = ?, "
+            "last_fetch_start = CASE WHEN ? THEN ? ELSE last_fetch_start END, "
+            "last_fetch_end = CASE WHEN ? THEN ? ELSE last_fetch_end END, "
+            "last_fetch_inserted = CASE WHEN ? THEN ? ELSE last_fetch_inserted END, "
+            "last_fetch_updated = CASE WHEN ? THEN ? ELSE last_fetch_updated END "
             "WHERE source = ? AND dataset = ? AND area = ? AND area_to = ?",
             (
                 now,
@@ -201,6 +210,14 @@ def record_window(
                 updated,
                 unchanged,
                 json.dumps(codes, sort_keys=True),
+                success,
+                utc(window_start),
+                success,
+                utc(window_end),
+                success,
+                inserted,
+                success,
+                updated,
                 *key,
             ),
         )
@@ -274,7 +291,8 @@ def statuses(
         rows = db.fetchall(
             "SELECT source, dataset, area, area_to, last_attempt_at, last_success_at, "
             "last_failure_at, last_error, requests, failures, empty_windows, points_inserted, "
-            f"points_updated, points_unchanged, status_codes FROM collection_status {where} "
+            "points_updated, points_unchanged, status_codes, last_fetch_start, last_fetch_end, "
+            f"last_fetch_inserted, last_fetch_updated FROM collection_status {where} "
             "ORDER BY dataset, area, area_to",
             params,
         )
@@ -295,6 +313,10 @@ def statuses(
             int(r[12]),
             int(r[13]),
             {k: int(v) for k, v in json.loads(r[14]).items()},
+            _aware(r[15]),
+            _aware(r[16]),
+            None if r[17] is None else int(r[17]),
+            None if r[18] is None else int(r[18]),
         )
         for r in rows
     ]
