@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gridvault.api.testing import run_api
+from gridvault.api.testing import RunningApi, run_api
 from gridvault.emulator import EmulatorConfig, running_emulator
 from gridvault.logs import configure_logging
 from gridvault.services import Services
@@ -38,6 +39,16 @@ def services(duckdb_path: Path) -> Iterator[Services]:
             yield opened
 
 
+def worked(api: RunningApi, plan_id: str, seconds: float = 60) -> dict[str, Any]:
+    """GET /v1/jobs of ``plan_id`` once the plan is done (or ``seconds`` have passed)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        listing: dict[str, Any] = api.reader.get("/v1/jobs", params={"plan_id": plan_id}).json()
+        if listing["plans"][0]["progress"] == 1.0 or time.monotonic() > deadline:
+            return listing
+        time.sleep(0.2)
+
+
 def test_backfill_via_api_is_worked_in_the_background(services: Services) -> None:
     request = {
         "dataset": "load_actual",
@@ -52,14 +63,8 @@ def test_backfill_via_api_is_worked_in_the_background(services: Services) -> Non
         assert created.status_code == 202, created.text
         plan_id = created.json()["plan_id"]
         assert plan_id
-        deadline = time.monotonic() + 60
-        plan: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            listing = api.reader.get("/v1/jobs", params={"plan_id": plan_id}).json()
-            plan = listing["plans"][0]
-            if plan["progress"] == 1.0:
-                break
-            time.sleep(0.2)
+        listing = worked(api, plan_id)
+        plan = listing["plans"][0]
         assert plan["progress"] == 1.0, plan
         job = listing["jobs"][0]
         assert api.reader.get(f"/v1/jobs/{job['job_id']}").json()["state"] == "done"
@@ -147,13 +152,7 @@ def test_updates_say_when_collection_last_ran_and_what_it_changed(services: Serv
     window = {"dataset": "load_actual", "area": "NL", "start": "2024-01-01", "end": "2024-01-02"}
     store = services.store
     with run_api(services) as api:
-        plan_id = api.admin.post("/v1/backfill", json=window).json()["plan_id"]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            plan = api.reader.get("/v1/jobs", params={"plan_id": plan_id}).json()["plans"][0]
-            if plan["progress"] == 1.0:
-                break
-            time.sleep(0.2)
+        worked(api, api.admin.post("/v1/backfill", json=window).json()["plan_id"])
         (first,) = api.reader.get("/v1/updates", params={"dataset": "load_actual"}).json()
         assert (first["area"], first["rows"], first["rows_inserted"]) == ("NL", 96, 96)
         run = first["last_run"]
@@ -169,12 +168,7 @@ def test_updates_say_when_collection_last_ran_and_what_it_changed(services: Serv
         )
         # The next day: the last run is that fetch, the totals add up.
         next_day = {**window, "start": "2024-01-02", "end": "2024-01-03"}
-        plan_id = api.admin.post("/v1/backfill", json=next_day).json()["plan_id"]
-        while time.monotonic() < deadline:
-            plan = api.reader.get("/v1/jobs", params={"plan_id": plan_id}).json()["plans"][0]
-            if plan["progress"] == 1.0:
-                break
-            time.sleep(0.2)
+        worked(api, api.admin.post("/v1/backfill", json=next_day).json()["plan_id"])
         (again,) = api.reader.get("/v1/updates", params={"dataset": "load_actual"}).json()
         assert again["last_run"]["attempted_at"] > run["attempted_at"]
         assert again["last_run"]["window_start"] == "2024-01-01T23:00:00Z"
